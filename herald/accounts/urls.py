@@ -1,0 +1,12 @@
+from django.urls import path
+
+from herald.accounts import views
+
+app_name = "accounts"
+urlpatterns = [
+    path("users/", views.user_list, name="users"),
+    path("users/<int:user_id>/", views.user_edit, name="user_edit"),
+    path("settings/", views.account_settings, name="settings"),
+    path("tokens/", views.token_list, name="tokens"),
+    path("tokens/<int:token_id>/revoke/", views.token_revoke, name="token_revoke"),
+]

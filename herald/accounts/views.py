@@ -1,0 +1,124 @@
+"""Admin pages: users, API tokens, account settings; and each user's own tokens."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from herald.accounts import actions
+from herald.accounts.access import role_required, user_has_role
+from herald.accounts.forms import AccountForm, TokenCreateForm, UserChangeForm, UserCreateForm
+from herald.accounts.models import Account, ApiToken, Role, User
+from herald.audit.actors import Actor
+
+
+def _form_errors(form: object, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            for error in errors:
+                form.add_error(field if field in form.fields else None, error)  # type: ignore[attr-defined]
+    else:
+        for message in exc.messages:
+            form.add_error(None, message)  # type: ignore[attr-defined]
+
+
+@role_required(Role.ADMIN)
+def user_list(request: HttpRequest) -> HttpResponse:
+    form = UserCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            new = actions.do_create_user(
+                Actor.for_request(request),
+                email=form.cleaned_data["email"],
+                name=form.cleaned_data["name"],
+                role=Role(form.cleaned_data["role"]),
+                password=form.cleaned_data["password"] or None,
+            )
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        else:
+            if new.password:
+                messages.success(
+                    request,
+                    _("User %(email)s created. Their password, shown only now: %(password)s")
+                    % {"email": new.user.email, "password": new.password},
+                )
+            else:
+                messages.success(request, _("User %(email)s created.") % {"email": new.user.email})
+            return redirect("accounts:users")
+    users = User.objects.order_by("-is_active", "email")
+    return render(request, "accounts/users.html", {"users": users, "form": form})
+
+
+@role_required(Role.ADMIN)
+def user_edit(request: HttpRequest, user_id: int) -> HttpResponse:
+    user = get_object_or_404(User, pk=user_id)
+    form = UserChangeForm(request.POST or None, instance=user)
+    if request.method == "POST":
+        # The form validates; the action changes, so the audit row sees the real before-values.
+        form = UserChangeForm(request.POST, instance=User.objects.get(pk=user.pk))
+        if form.is_valid():
+            try:
+                actions.do_change_user(Actor.for_request(request), user, **form.cleaned_data)
+            except ValidationError as exc:
+                _form_errors(form, exc)
+            else:
+                messages.success(request, _("Saved."))
+                return redirect("accounts:users")
+    return render(request, "accounts/user_edit.html", {"subject": user, "form": form})
+
+
+@role_required(Role.ADMIN)
+def account_settings(request: HttpRequest) -> HttpResponse:
+    account = Account.load()
+    form = AccountForm(request.POST or None, instance=Account.load())
+    if request.method == "POST" and form.is_valid():
+        actions.do_update_account(Actor.for_request(request), **form.cleaned_data)
+        messages.success(request, _("Account settings saved."))
+        return redirect("accounts:settings")
+    return render(request, "accounts/settings.html", {"form": form, "account": account})
+
+
+@role_required(Role.AGENT)
+def token_list(request: HttpRequest) -> HttpResponse:
+    """Every user manages their own tokens; an admin sees and manages everyone's."""
+    is_admin = user_has_role(request.user, Role.ADMIN)
+    form = TokenCreateForm(request.POST or None, initial={"user": request.user.pk})
+    if not is_admin:
+        form.fields["user"].queryset = User.objects.filter(pk=request.user.pk)
+    created = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            created = actions.do_create_api_token(
+                Actor.for_request(request), form.cleaned_data["user"], form.cleaned_data["name"]
+            )
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        else:
+            form = TokenCreateForm(initial={"user": request.user.pk})
+            if not is_admin:
+                form.fields["user"].queryset = User.objects.filter(pk=request.user.pk)
+    tokens = ApiToken.objects.select_related("user")
+    if not is_admin:
+        tokens = tokens.filter(user=request.user)
+    return render(
+        request,
+        "accounts/tokens.html",
+        {"tokens": tokens, "form": form, "created": created, "is_admin": is_admin},
+    )
+
+
+@require_POST
+@role_required(Role.AGENT)
+def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
+    tokens = ApiToken.objects.all()
+    if not user_has_role(request.user, Role.ADMIN):
+        tokens = tokens.filter(user=request.user)
+    token = get_object_or_404(tokens, pk=token_id)
+    actions.do_revoke_api_token(Actor.for_request(request), token)
+    messages.success(request, _("Token %(name)s revoked.") % {"name": token.name})
+    return redirect("accounts:tokens")

@@ -1,0 +1,130 @@
+"""API: the caller, users, account settings, API tokens."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from ninja import Router
+from ninja.errors import HttpError
+
+from herald.accounts import actions
+from herald.accounts.access import user_has_role
+from herald.accounts.models import Account, ApiToken, Role, User
+from herald.api import auth
+from herald.api.schemas import (
+    AccountOut,
+    AccountPatch,
+    TokenCreated,
+    TokenIn,
+    TokenOut,
+    UserCreated,
+    UserIn,
+    UserOut,
+    UserPatch,
+)
+from herald.audit.actors import Actor
+
+router = Router(tags=["accounts"])
+
+
+def validation_error(exc: ValidationError) -> HttpError:
+    detail = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+    error = HttpError(422, "invalid input")
+    error.detail = detail  # type: ignore[attr-defined]
+    return error
+
+
+def _token_out(token: ApiToken) -> dict:
+    return {
+        "id": token.pk,
+        "name": token.name,
+        "prefix": token.prefix,
+        "user_email": token.user.email,
+        "created_at": token.created_at,
+        "last_used_at": token.last_used_at,
+        "revoked_at": token.revoked_at,
+    }
+
+
+@router.get("/me", response=UserOut, auth=auth.AGENT, summary="The user the token acts as")
+def me(request: HttpRequest) -> User:
+    return request.user  # type: ignore[return-value]
+
+
+@router.get("/users", response=list[UserOut], auth=auth.ADMIN)
+def list_users(request: HttpRequest) -> list[User]:
+    return list(User.objects.order_by("email"))
+
+
+@router.post("/users", response={201: UserCreated}, auth=auth.ADMIN)
+def create_user(request: HttpRequest, payload: UserIn) -> tuple[int, dict]:
+    try:
+        new = actions.do_create_user(
+            Actor.for_request(request),
+            email=payload.email,
+            name=payload.name,
+            role=payload.role,
+            password=payload.password,
+        )
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+    data = UserOut.from_orm(new.user).dict()
+    return 201, {**data, "generated_password": new.password}
+
+
+@router.patch("/users/{user_id}", response=UserOut, auth=auth.ADMIN)
+def change_user(request: HttpRequest, user_id: int, payload: UserPatch) -> User:
+    user = get_object_or_404(User, pk=user_id)
+    try:
+        return actions.do_change_user(
+            Actor.for_request(request), user, **payload.dict(exclude_none=True)
+        )
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+
+
+@router.get("/account", response=AccountOut, auth=auth.MANAGER)
+def get_account(request: HttpRequest) -> Account:
+    return Account.load()
+
+
+@router.patch("/account", response=AccountOut, auth=auth.ADMIN)
+def change_account(request: HttpRequest, payload: AccountPatch) -> Account:
+    try:
+        return actions.do_update_account(
+            Actor.for_request(request), **payload.dict(exclude_none=True)
+        )
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+
+
+@router.get("/tokens", response=list[TokenOut], auth=auth.AGENT)
+def list_tokens(request: HttpRequest) -> list[dict]:
+    tokens = ApiToken.objects.select_related("user")
+    if not user_has_role(request.user, Role.ADMIN):
+        tokens = tokens.filter(user=request.user)
+    return [_token_out(token) for token in tokens]
+
+
+@router.post("/tokens", response={201: TokenCreated}, auth=auth.AGENT)
+def create_token(request: HttpRequest, payload: TokenIn) -> tuple[int, dict]:
+    user = request.user
+    if payload.user_id is not None and payload.user_id != user.pk:
+        if not user_has_role(user, Role.ADMIN):
+            raise HttpError(403, "only an admin creates tokens for other users")
+        user = get_object_or_404(User, pk=payload.user_id, is_active=True)
+    try:
+        new = actions.do_create_api_token(Actor.for_request(request), user, payload.name)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+    return 201, {**_token_out(new.token), "token": new.plaintext}
+
+
+@router.delete("/tokens/{token_id}", response={204: None}, auth=auth.AGENT)
+def revoke_token(request: HttpRequest, token_id: int) -> tuple[int, None]:
+    tokens = ApiToken.objects.all()
+    if not user_has_role(request.user, Role.ADMIN):
+        tokens = tokens.filter(user=request.user)
+    actions.do_revoke_api_token(Actor.for_request(request), get_object_or_404(tokens, pk=token_id))
+    return 204, None

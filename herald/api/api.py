@@ -1,0 +1,28 @@
+"""The NinjaAPI instance: each part of Herald adds its router here."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import HttpError
+
+from herald import __version__
+from herald.api import accounts, audit
+
+api = NinjaAPI(
+    title="Herald API",
+    version=__version__,
+    urls_namespace="api",
+    description=(
+        "Herald's REST API. Authenticate with an API token (Settings → API tokens) sent as "
+        "`Authorization: Bearer hrd_…`. A token acts as its user, with that user's role."
+    ),
+)
+api.add_router("", accounts.router)
+api.add_router("", audit.router)
+
+
+@api.exception_handler(HttpError)
+def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    detail = getattr(exc, "detail", None) or str(exc)
+    return api.create_response(request, {"detail": detail}, status=exc.status_code)

@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from ninja import Schema
+
+from herald.accounts.models import Role
+
+
+class Error(Schema):
+    detail: str | dict | list
+
+
+class UserOut(Schema):
+    id: int
+    email: str
+    name: str
+    role: Role
+    language: str
+    is_active: bool
+
+
+class UserIn(Schema):
+    email: str
+    name: str = ""
+    role: Role = Role.AGENT
+    password: str | None = None
+
+
+class UserCreated(UserOut):
+    generated_password: str | None = None
+
+
+class UserPatch(Schema):
+    name: str | None = None
+    role: Role | None = None
+    language: str | None = None
+    is_active: bool | None = None
+
+
+class AccountOut(Schema):
+    company_name: str
+    address: str
+    email: str
+    phone: str
+    timezone: str
+    language: str
+
+
+class AccountPatch(Schema):
+    company_name: str | None = None
+    address: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    timezone: str | None = None
+    language: str | None = None
+
+
+class TokenOut(Schema):
+    id: int
+    name: str
+    prefix: str
+    user_email: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class TokenIn(Schema):
+    name: str
+    user_id: int | None = None
+
+
+class TokenCreated(TokenOut):
+    token: str
+
+
+class AuditEventOut(Schema):
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    object_type: str
+    object_id: str
+    object_repr: str
+    changes: dict
+
+
+class AuditPage(Schema):
+    events: list[AuditEventOut]
+    next_before: int | None

@@ -1,0 +1,1 @@
+"""Cross-cutting pieces: base pages, navigation, request ids, logs, health, metrics, heartbeat."""

@@ -1,0 +1,73 @@
+"""`herald run`: the embedded default — web, worker and sandbox mailbox in one process."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from herald.accounts.actions import ensure_first_admin
+from herald.core import serving
+from herald.core.worker import HeraldWorker
+from herald.mailboxes.actions import ensure_sandbox_mailbox
+from herald.mailboxes.sandbox import SandboxServer
+
+
+class Command(BaseCommand):
+    help = "Run web, worker and the sandbox mailbox in one process (SQLite by default)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument(
+            "--no-sandbox", action="store_true", help="do not start the sandbox SMTP server"
+        )
+
+    def handle(self, *args: Any, host: str, port: int, no_sandbox: bool, **options: Any) -> None:
+        sock = serving.bind(host, port)
+        call_command("migrate", interactive=False, verbosity=0)
+        first = ensure_first_admin(
+            os.environ.get("HERALD_ADMIN_EMAIL", "admin@example.com"),
+            os.environ.get("HERALD_ADMIN_PASSWORD") or None,
+        )
+        if first.admin is not None:
+            self.stdout.write(f"Created the first admin: {first.admin.email}")
+            if first.password:
+                self.stdout.write(
+                    f"  password: {first.password}   (shown only now; change it under Users)"
+                )
+        ensure_sandbox_mailbox()
+
+        sandbox = None
+        if not no_sandbox:
+            sandbox = SandboxServer(settings.SANDBOX_SMTP_HOST, settings.SANDBOX_SMTP_PORT)
+            try:
+                sandbox.start()
+            except OSError as exc:
+                sock.close()
+                raise CommandError(
+                    f"the sandbox SMTP port {settings.SANDBOX_SMTP_PORT} is not available "
+                    f"({exc.strerror or exc}): set HERALD_SANDBOX_SMTP_PORT to a free port"
+                ) from None
+
+        worker = HeraldWorker()
+        worker.start()
+        database = settings.DATABASES["default"]
+        self.stdout.write(
+            f"Herald is running at http://{host}:{port}/  "
+            f"(database: {database['NAME']}; sandbox SMTP: "
+            f"{'off' if sandbox is None else f'{settings.SANDBOX_SMTP_HOST}:{sandbox.port}'}). "
+            "Press Ctrl-C to stop."
+        )
+        self.stdout.flush()
+        try:
+            serving.serve(sock)
+        finally:
+            self.stdout.write("Stopping: finishing work in progress…")
+            worker.stop()
+            if sandbox is not None:
+                sandbox.stop()
+            self.stdout.write("Herald stopped.")

@@ -1,0 +1,23 @@
+"""`herald web`: the web half alone, for running it apart from the workers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from herald.core import serving
+
+
+class Command(BaseCommand):
+    help = "Serve the web interface and API (ASGI, uvicorn)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+
+    def handle(self, *args: Any, host: str, port: int, **options: Any) -> None:
+        sock = serving.bind(host, port)
+        self.stdout.write(f"Herald web at http://{host}:{port}/ (Ctrl-C to stop)")
+        self.stdout.flush()
+        serving.serve(sock)

@@ -1,0 +1,45 @@
+"""`herald worker`: background tasks and long-running loops; run as many as the database allows."""
+
+from __future__ import annotations
+
+import signal
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from herald.core.worker import HeraldWorker
+
+
+class Command(BaseCommand):
+    help = "Run the background worker until SIGTERM or Ctrl-C (work in progress is finished)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--queues", default="*", help="task queues, comma-separated (default: all)"
+        )
+        parser.add_argument(
+            "--metrics-port",
+            type=int,
+            default=0,
+            help="serve this worker's Prometheus metrics on this port (0: off)",
+        )
+
+    def handle(self, *args: Any, queues: str, metrics_port: int, **options: Any) -> None:
+        if metrics_port:
+            from prometheus_client import start_http_server
+
+            start_http_server(metrics_port, addr="127.0.0.1")
+        worker = HeraldWorker(queues=queues)
+
+        def stop(signum: int, frame: object) -> None:
+            worker.stopping.set()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        worker.start()
+        self.stdout.write(f"Herald worker {worker.worker_id} running (Ctrl-C to stop)")
+        self.stdout.flush()
+        worker.wait()
+        self.stdout.write("Stopping: finishing work in progress…")
+        worker.stop()
+        self.stdout.write("Worker stopped.")

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from django.contrib.auth import views as auth_views
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.i18n import set_language
+
+from herald.accounts.access import public, role_required
+from herald.accounts.models import Account, Role
+from herald.core import health
+from herald.core.metrics import metrics_view
+
+
+@role_required(Role.AGENT)
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "core/home.html", {"account": Account.load()})
+
+
+@public
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    report = health.check()
+    return JsonResponse(report.as_dict(), status=200 if report.database_ok else 503)
+
+
+login = public(
+    auth_views.LoginView.as_view(template_name="core/login.html", redirect_authenticated_user=True)
+)
+logout = public(auth_views.LogoutView.as_view())
+metrics = public(metrics_view)
+language = public(set_language)

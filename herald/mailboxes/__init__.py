@@ -1,0 +1,1 @@
+"""Mailboxes (the SMTP + IMAP entry points) and the built-in sandbox mailbox."""

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from herald.mailboxes import views
+
+app_name = "mailboxes"
+urlpatterns = [
+    path("sandbox/", views.sandbox, name="sandbox"),
+    path("sandbox/<int:message_id>/", views.sandbox_message, name="sandbox_message"),
+    path("sandbox/<int:message_id>/html/", views.sandbox_message_html, name="sandbox_message_html"),
+    path("sandbox/<int:message_id>/raw/", views.sandbox_message_raw, name="sandbox_message_raw"),
+]

@@ -1,0 +1,209 @@
+"""Django settings for Herald, read from the environment (see ``herald.env``).
+
+The embedded default needs no configuration at all: SQLite under ``HERALD_DATA_DIR`` (``./var``),
+a secret key generated there on first start, the sandbox mailbox. Production sets
+``HERALD_PRODUCTION=1``, ``HERALD_SECRET_KEY``, ``DATABASE_URL`` and ``HERALD_ALLOWED_HOSTS``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import dj_database_url
+from django.utils.translation import gettext_lazy as _
+
+from herald.env import ConfigError, env_bool, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent
+DATA_DIR = Path(env_str("HERALD_DATA_DIR", "var")).resolve()
+PRODUCTION = env_bool("HERALD_PRODUCTION", False)
+DEBUG = env_bool("HERALD_DEBUG", False)
+
+
+def _secret_key() -> str:
+    key = env_str("HERALD_SECRET_KEY", "")
+    if key:
+        return key
+    if PRODUCTION:
+        raise ConfigError(
+            "HERALD_SECRET_KEY is not set: production mode needs a long random secret "
+            "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(50))'`)"
+        )
+    # Embedded default: one key per data directory, kept across restarts so sessions survive.
+    path = DATA_DIR / "secret_key"
+    if not path.exists():
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+ALLOWED_HOSTS = env_list("HERALD_ALLOWED_HOSTS", [] if PRODUCTION else ["*"])
+CSRF_TRUSTED_ORIGINS = env_list("HERALD_CSRF_TRUSTED_ORIGINS", [])
+# The address recipients' links point at (tracking, unsubscribe); the web's own address by default.
+BASE_URL = env_str("HERALD_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+
+def _database(url: str) -> dict:
+    scheme = urlsplit(url).scheme
+    if scheme not in {"sqlite", "postgres", "postgresql", "pgsql"}:
+        raise ConfigError(
+            f"DATABASE_URL scheme {scheme or '(none)'!r} is not supported: "
+            "use sqlite:///path/to/herald.sqlite3 or postgres://user@host:5432/dbname"
+        )
+    try:
+        config = dj_database_url.parse(url, conn_max_age=0 if scheme == "sqlite" else 60)
+    except ValueError as exc:
+        raise ConfigError(f"DATABASE_URL is not a valid database address: {exc}") from None
+    if scheme == "sqlite":
+        config["OPTIONS"] = {
+            # IMMEDIATE takes the write lock at BEGIN, so web and worker queue on busy_timeout
+            # instead of failing with "database is locked" when a read transaction upgrades.
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": (
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                "PRAGMA busy_timeout=20000; PRAGMA foreign_keys=ON;"
+            ),
+        }
+        config["TEST"] = {"NAME": env_str("HERALD_TEST_SQLITE_NAME", "") or None}
+    else:
+        config["CONN_HEALTH_CHECKS"] = True
+        config.setdefault("OPTIONS", {})["connect_timeout"] = 5
+    return config
+
+
+DATABASES = {
+    "default": _database(env_str("DATABASE_URL", "") or f"sqlite:///{DATA_DIR / 'herald.sqlite3'}")
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_tasks",
+    "django_tasks_db",
+    "ninja",
+    "herald.core",
+    "herald.accounts",
+    "herald.audit",
+    "herald.mailboxes",
+    "herald.api",
+]
+
+MIDDLEWARE = [
+    "herald.core.middleware.RequestIdMiddleware",
+    "herald.core.metrics.MetricsMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "herald.accounts.middleware.UserLanguageMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "herald.urls"
+ASGI_APPLICATION = "herald.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "herald.core.context_processors.navigation",
+            ],
+        },
+    },
+]
+
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+PASSWORD_HASHERS = env_list(
+    "HERALD_PASSWORD_HASHERS", ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+)
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", _("English")), ("fr", _("French")), ("it", _("Italian")), ("ar", _("Arabic"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+# No collectstatic step: WhiteNoise serves the apps' static folders through the finders.
+STATIC_ROOT = None
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_ROOT = DATA_DIR / "media"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# Pages are served from the app's own static folder without a collectstatic step.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = PRODUCTION
+CSRF_COOKIE_SECURE = PRODUCTION
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "SAMEORIGIN"
+
+TASKS = {
+    "default": {
+        "BACKEND": env_str("HERALD_TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
+        "QUEUES": ["default", "imports", "mail"],
+    }
+}
+
+# The sandbox mailbox: a local SMTP server started by `herald run` that keeps what it receives.
+SANDBOX_SMTP_HOST = env_str("HERALD_SANDBOX_SMTP_HOST", "127.0.0.1")
+SANDBOX_SMTP_PORT = env_int("HERALD_SANDBOX_SMTP_PORT", 2525, minimum=0)
+
+# How old the worker's heartbeat may be before /healthz reports the worker as down.
+WORKER_HEARTBEAT_SECONDS = env_int("HERALD_WORKER_HEARTBEAT_SECONDS", 5, minimum=1)
+WORKER_STALE_SECONDS = env_int("HERALD_WORKER_STALE_SECONDS", 60, minimum=5)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"context": {"()": "herald.core.logs.ContextFilter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["context"]},
+    },
+    "root": {"handlers": ["console"], "level": env_str("HERALD_LOG_LEVEL", "INFO")},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "uvicorn.access": {"level": "WARNING"},
+        "mail.log": {"level": "WARNING"},  # aiosmtpd logs every SMTP command at INFO
+    },
+}

@@ -1,0 +1,17 @@
+from django.urls import include, path
+
+from herald.api.api import api
+from herald.core import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", views.login, name="login"),
+    path("logout/", views.logout, name="logout"),
+    path("language/", views.language, name="set_language"),
+    path("healthz", views.healthz, name="healthz"),
+    path("metrics", views.metrics, name="metrics"),
+    path("settings/", include("herald.accounts.urls")),
+    path("history/", include("herald.audit.urls")),
+    path("mailboxes/", include("herald.mailboxes.urls")),
+    path("api/v1/", api.urls),
+]

@@ -1,0 +1,49 @@
+"""Loaded first (``-p tests.plugin``): prepares the environment before Django's settings are read,
+and ends the run with one line per backend that really ran (database, browser)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+# Tests never touch ./var: each run gets its own data directory (secret key, media, sandbox).
+os.environ.setdefault("HERALD_DATA_DIR", tempfile.mkdtemp(prefix="herald-test-"))
+# Fast hashing for the personas' passwords; real hashing is PBKDF2 (settings.PASSWORD_HASHERS).
+os.environ.setdefault("HERALD_PASSWORD_HASHERS", "django.contrib.auth.hashers.MD5PasswordHasher")
+os.environ.setdefault("HERALD_SANDBOX_SMTP_PORT", "0")
+
+_passed: Counter[str] = Counter()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" and report.passed:
+        keywords = report.keywords
+        if "django_db" in keywords:
+            _passed["database"] += 1
+        if "browser" in keywords:
+            _passed["browser"] += 1
+        _passed["all"] += 1
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    from django.conf import settings
+    from django.db import connection
+
+    vendor = connection.vendor
+    db = settings.DATABASES["default"]
+    where = (
+        "test database in memory" if vendor == "sqlite" else f"{db.get('HOST')}:{db.get('PORT')}"
+    )
+    lines = [f"database backend: {vendor} ({where}): {_passed['database']} database tests passed"]
+    if _passed["browser"]:
+        lines.append(f"browser: chromium (/usr/bin/chromium): {_passed['browser']} tests passed")
+    for line in lines:
+        terminalreporter.write_line(line, bold=True)
+    out = Path("var")
+    if out.is_dir():
+        with (out / "test-backends.txt").open("a") as f:
+            f.writelines(line + "\n" for line in lines)
