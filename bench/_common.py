@@ -1,0 +1,58 @@
+"""Helpers shared by the benchmarks: fresh databases, child processes, memory figures.
+
+A benchmark measures in a child process (`herald migrate` and the work itself) pointed at a fresh
+database, so that numbers never include the parent's imports and peak RSS is the child's own.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+PG_SERVER = os.environ.get("HERALD_BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+REPO = Path(__file__).resolve().parents[1]
+HERALD = [sys.executable, "-m", "herald.cli"]
+
+
+@contextmanager
+def fresh_database(kind: str) -> Iterator[dict[str, str]]:
+    """Environment variables for a new, empty database of ``kind`` (sqlite or postgres)."""
+    data_dir = tempfile.mkdtemp(prefix="herald-bench-")
+    env = {"HERALD_DATA_DIR": data_dir, "HERALD_LOG_LEVEL": "WARNING"}
+    if kind == "sqlite":
+        env["DATABASE_URL"] = f"sqlite:///{data_dir}/bench.sqlite3"
+        yield env
+        return
+    if kind != "postgres":
+        raise SystemExit(f"unknown database {kind!r}: use sqlite or postgres")
+    import psycopg
+
+    name = f"herald_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    env["DATABASE_URL"] = f"{PG_SERVER}/{name}"
+    try:
+        yield env
+    finally:
+        with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def herald(args: list[str], env: dict[str, str], **kwargs: object) -> subprocess.CompletedProcess:
+    """Runs a `herald` subcommand with ``env`` added; raises if it fails."""
+    return subprocess.run(
+        [*HERALD, *args], env={**os.environ, **env}, cwd=REPO, check=True,
+        capture_output=True, text=True, **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
+    """Peak resident memory in MB (ru_maxrss is in KiB on Linux)."""
+    return round(resource.getrusage(who).ru_maxrss / 1024, 1)
