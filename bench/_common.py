@@ -48,8 +48,13 @@ def fresh_database(kind: str) -> Iterator[dict[str, str]]:
 def herald(args: list[str], env: dict[str, str], **kwargs: object) -> subprocess.CompletedProcess:
     """Runs a `herald` subcommand with ``env`` added; raises if it fails."""
     return subprocess.run(
-        [*HERALD, *args], env={**os.environ, **env}, cwd=REPO, check=True,
-        capture_output=True, text=True, **kwargs,  # type: ignore[arg-type]
+        [*HERALD, *args],
+        env={**os.environ, **env},
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        text=True,
+        **kwargs,  # type: ignore[arg-type]
     )
 
 

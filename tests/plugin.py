@@ -12,6 +12,10 @@ import pytest
 
 # Tests never touch ./var: each run gets its own data directory (secret key, media, sandbox).
 os.environ.setdefault("HERALD_DATA_DIR", tempfile.mkdtemp(prefix="herald-test-"))
+# SQLite tests use a real file (WAL, several connections: web thread, worker threads), as in use.
+os.environ.setdefault(
+    "HERALD_TEST_SQLITE_NAME", os.path.join(os.environ["HERALD_DATA_DIR"], "test.sqlite3")
+)
 # Fast hashing for the personas' passwords; real hashing is PBKDF2 (settings.PASSWORD_HASHERS).
 os.environ.setdefault("HERALD_PASSWORD_HASHERS", "django.contrib.auth.hashers.MD5PasswordHasher")
 os.environ.setdefault("HERALD_SANDBOX_SMTP_PORT", "0")
