@@ -19,7 +19,11 @@ PASSWORD = "correct horse battery staple"
 
 def _user(email: str, role: Role, *, active: bool = True) -> User:
     return User.objects.create_user(
-        email=email, password=PASSWORD, role=role, is_active=active, name=email.split("@")[0]
+        email=email,
+        password=PASSWORD,
+        role=role,
+        is_active=active,
+        name=email.partition("@")[0],
     )
 
 

@@ -23,6 +23,14 @@ PUBLIC = "public"
 V = TypeVar("V", bound=Callable[..., HttpResponse])
 
 
+def current_user(request: HttpRequest) -> User:
+    """The logged-in user of a request that passed ``role_required`` (or token auth)."""
+    user = request.user
+    if not isinstance(user, User):
+        raise PermissionDenied("not logged in")
+    return user
+
+
 def user_has_role(user: Any, role: Role) -> bool:
     return bool(user.is_authenticated and isinstance(user, User) and user.has_role(role))
 

@@ -15,8 +15,8 @@ class UserLanguageMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
-        user = request.user
-        if not chosen and user.is_authenticated and getattr(user, "language", ""):
-            translation.activate(user.language)  # type: ignore[union-attr]
+        language = getattr(request.user, "language", "") if request.user.is_authenticated else ""
+        if not chosen and language:
+            translation.activate(language)
             request.LANGUAGE_CODE = translation.get_language()
         return self.get_response(request)

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from herald.accounts import actions
-from herald.accounts.access import role_required, user_has_role
+from herald.accounts.access import current_user, role_required
 from herald.accounts.forms import AccountForm, TokenCreateForm, UserChangeForm, UserCreateForm
 from herald.accounts.models import Account, ApiToken, Role, User
 from herald.audit.actors import Actor
@@ -83,13 +83,19 @@ def account_settings(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/settings.html", {"form": form, "account": account})
 
 
+def _token_form(data: object, me: User, is_admin: bool) -> TokenCreateForm:
+    form = TokenCreateForm(data, initial={"user": me.pk})  # type: ignore[arg-type]
+    if not is_admin:  # others may only create tokens acting as themselves
+        form.fields["user"].queryset = User.objects.filter(pk=me.pk)  # type: ignore[attr-defined]
+    return form
+
+
 @role_required(Role.AGENT)
 def token_list(request: HttpRequest) -> HttpResponse:
     """Every user manages their own tokens; an admin sees and manages everyone's."""
-    is_admin = user_has_role(request.user, Role.ADMIN)
-    form = TokenCreateForm(request.POST or None, initial={"user": request.user.pk})
-    if not is_admin:
-        form.fields["user"].queryset = User.objects.filter(pk=request.user.pk)
+    me = current_user(request)
+    is_admin = me.has_role(Role.ADMIN)
+    form = _token_form(request.POST or None, me, is_admin)
     created = None
     if request.method == "POST" and form.is_valid():
         try:
@@ -99,12 +105,10 @@ def token_list(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             _form_errors(form, exc)
         else:
-            form = TokenCreateForm(initial={"user": request.user.pk})
-            if not is_admin:
-                form.fields["user"].queryset = User.objects.filter(pk=request.user.pk)
+            form = _token_form(None, me, is_admin)
     tokens = ApiToken.objects.select_related("user")
     if not is_admin:
-        tokens = tokens.filter(user=request.user)
+        tokens = tokens.filter(user=me)
     return render(
         request,
         "accounts/tokens.html",
@@ -115,9 +119,10 @@ def token_list(request: HttpRequest) -> HttpResponse:
 @require_POST
 @role_required(Role.AGENT)
 def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
+    me = current_user(request)
     tokens = ApiToken.objects.all()
-    if not user_has_role(request.user, Role.ADMIN):
-        tokens = tokens.filter(user=request.user)
+    if not me.has_role(Role.ADMIN):
+        tokens = tokens.filter(user=me)
     token = get_object_or_404(tokens, pk=token_id)
     actions.do_revoke_api_token(Actor.for_request(request), token)
     messages.success(request, _("Token %(name)s revoked.") % {"name": token.name})

@@ -9,7 +9,7 @@ from ninja import Router
 from ninja.errors import HttpError
 
 from herald.accounts import actions
-from herald.accounts.access import user_has_role
+from herald.accounts.access import current_user, user_has_role
 from herald.accounts.models import Account, ApiToken, Role, User
 from herald.api import auth
 from herald.api.schemas import (
@@ -101,21 +101,22 @@ def change_account(request: HttpRequest, payload: AccountPatch) -> Account:
 
 @router.get("/tokens", response=list[TokenOut], auth=auth.AGENT)
 def list_tokens(request: HttpRequest) -> list[dict]:
+    me = current_user(request)
     tokens = ApiToken.objects.select_related("user")
-    if not user_has_role(request.user, Role.ADMIN):
-        tokens = tokens.filter(user=request.user)
+    if not me.has_role(Role.ADMIN):
+        tokens = tokens.filter(user=me)
     return [_token_out(token) for token in tokens]
 
 
 @router.post("/tokens", response={201: TokenCreated}, auth=auth.AGENT)
 def create_token(request: HttpRequest, payload: TokenIn) -> tuple[int, dict]:
-    user = request.user
+    user = current_user(request)
     if payload.user_id is not None and payload.user_id != user.pk:
         if not user_has_role(user, Role.ADMIN):
             raise HttpError(403, "only an admin creates tokens for other users")
         user = get_object_or_404(User, pk=payload.user_id, is_active=True)
     try:
-        new = actions.do_create_api_token(Actor.for_request(request), user, payload.name)  # type: ignore[arg-type]
+        new = actions.do_create_api_token(Actor.for_request(request), user, payload.name)
     except ValidationError as exc:
         raise validation_error(exc) from None
     return 201, {**_token_out(new.token), "token": new.plaintext}
@@ -123,8 +124,9 @@ def create_token(request: HttpRequest, payload: TokenIn) -> tuple[int, dict]:
 
 @router.delete("/tokens/{token_id}", response={204: None}, auth=auth.AGENT)
 def revoke_token(request: HttpRequest, token_id: int) -> tuple[int, None]:
+    me = current_user(request)
     tokens = ApiToken.objects.all()
-    if not user_has_role(request.user, Role.ADMIN):
-        tokens = tokens.filter(user=request.user)
+    if not me.has_role(Role.ADMIN):
+        tokens = tokens.filter(user=me)
     actions.do_revoke_api_token(Actor.for_request(request), get_object_or_404(tokens, pk=token_id))
     return 204, None

@@ -39,5 +39,5 @@ class Actor:
             return cls.for_token(token)
         user = request.user
         if user.is_authenticated:
-            return cls.for_user(user)  # type: ignore[arg-type]
+            return cls.for_user(user)
         return cls.system("anonymous")

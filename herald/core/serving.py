@@ -42,7 +42,7 @@ def serve(sock: socket.socket, on_started: Callable[[], None] | None = None) -> 
         timeout_graceful_shutdown=10,
     )
     server = uvicorn.Server(config)
-    stopped = {"signal": None}
+    stopped: dict[str, int | None] = {"signal": None}
 
     def remember(signum: int, frame: object) -> None:
         stopped["signal"] = signum

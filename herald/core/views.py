@@ -24,7 +24,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(report.as_dict(), status=200 if report.database_ok else 503)
 
 
-login = public(
+login = public(  # type: ignore[type-var]
     auth_views.LoginView.as_view(template_name="core/login.html", redirect_authenticated_user=True)
 )
 logout = public(auth_views.LogoutView.as_view())

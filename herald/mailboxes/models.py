@@ -61,4 +61,4 @@ class SandboxMessage(models.Model):
         return self.subject or "(no subject)"
 
     def parsed(self) -> EmailMessage:
-        return email.message_from_bytes(bytes(self.raw), policy=email.policy.default)  # type: ignore[return-value]
+        return email.message_from_bytes(bytes(self.raw), policy=email.policy.default)

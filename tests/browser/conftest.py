@@ -61,7 +61,7 @@ def page(browser: Browser) -> Iterator[Page]:
 
 
 @pytest.fixture
-def login(page: Page, live_server) -> Callable[[User], Page]:  # noqa: ANN001
+def login(page: Page, live_server) -> Callable[[User], Page]:
     """Logs ``user`` in through the login form and returns the page, on the home page."""
 
     def do(user: User) -> Page:

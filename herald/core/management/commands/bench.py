@@ -45,7 +45,8 @@ class Command(BaseCommand):
                 f"no benchmark named {name!r}: choose one of {', '.join(available()) or 'none'}"
             )
         spec = importlib.util.spec_from_file_location(f"herald_bench_{name}", path)
-        assert spec is not None and spec.loader is not None
+        if spec is None or spec.loader is None:
+            raise CommandError(f"cannot load {path}")
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         figures = module.run(argv)
