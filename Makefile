@@ -48,7 +48,9 @@ test-postgres: setup
 	fi
 
 messages: setup
-	cd herald && ../$(BIN)/django-admin makemessages -l fr -l it -l ar --no-obsolete && ../$(BIN)/django-admin compilemessages
+	cd herald && export DJANGO_SETTINGS_MODULE=herald.settings && \
+	  ../$(BIN)/django-admin makemessages -l en -l fr -l it -l ar --no-obsolete --ignore "static/*" && \
+	  ../$(BIN)/django-admin compilemessages
 
 clean:
 	rm -rf $(VENV) var/test-*

@@ -40,7 +40,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     vendor = connection.vendor
     db = settings.DATABASES["default"]
     where = (
-        "test database in memory" if vendor == "sqlite" else f"{db.get('HOST')}:{db.get('PORT')}"
+        f"file {db['TEST']['NAME']}"
+        if vendor == "sqlite"
+        else f"{db.get('HOST')}:{db.get('PORT')}, database test_{db['NAME']}"
     )
     lines = [f"database backend: {vendor} ({where}): {_passed['database']} database tests passed"]
     if _passed["browser"]:

@@ -6,7 +6,7 @@ app_name = "accounts"
 urlpatterns = [
     path("users/", views.user_list, name="users"),
     path("users/<int:user_id>/", views.user_edit, name="user_edit"),
-    path("settings/", views.account_settings, name="settings"),
+    path("account/", views.account_settings, name="settings"),
     path("tokens/", views.token_list, name="tokens"),
     path("tokens/<int:token_id>/revoke/", views.token_revoke, name="token_revoke"),
 ]

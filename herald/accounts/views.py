@@ -116,8 +116,8 @@ def token_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_POST
 @role_required(Role.AGENT)
+@require_POST
 def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
     me = current_user(request)
     tokens = ApiToken.objects.all()

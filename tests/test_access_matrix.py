@@ -1,0 +1,151 @@
+"""The role matrix: every page and every API endpoint that exists, against every persona.
+
+It walks the URL configuration and the API's operations, so it grows with the app by itself: a new
+page or endpoint that does not declare who may use it fails here, and so does one with a URL
+parameter for which EXAMPLES gives no value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+from ninja.operation import PathView
+
+from herald.accounts.access import PUBLIC, access_of
+from herald.accounts.models import Role, User
+from herald.api.api import api
+from herald.api.auth import TokenAuth
+from herald.mailboxes.sandbox import store_message
+
+ROLES = {"agent": Role.AGENT, "manager": Role.MANAGER, "admin": Role.ADMIN}
+
+# Sample values for URL parameters, by parameter name: each gets an object that exists.
+EXAMPLES: dict[str, Callable[[dict[str, User]], Any]] = {
+    "user_id": lambda personas: personas["agent"].pk,
+    "token_id": lambda personas: _token(personas["agent"]),
+    "message_id": lambda personas: (
+        store_message("a@example.org", ["b@example.org"], b"Subject: hi\r\n\r\nhello\r\n").pk
+    ),
+}
+
+
+def _token(user: User) -> int:
+    from herald.accounts.actions import do_create_api_token
+    from herald.audit.actors import Actor
+
+    return do_create_api_token(Actor.system("test"), user, "matrix").token.pk
+
+
+def _walk(resolver: URLResolver, prefix: str = "") -> Iterator[tuple[str, URLPattern]]:
+    for pattern in resolver.url_patterns:
+        if isinstance(pattern, URLResolver):
+            yield from _walk(pattern, prefix + str(pattern.pattern))
+        else:
+            yield prefix + str(pattern.pattern), pattern
+
+
+def _is_api(pattern: URLPattern) -> bool:
+    return (
+        getattr(pattern.callback, "__self__", None).__class__ is PathView
+        or str(pattern.pattern).startswith(("openapi", "docs"))
+        or pattern.name == "api-root"
+    )
+
+
+PAGES = [(route, p) for route, p in _walk(get_resolver()) if not route.startswith("api/")]
+
+
+def _fill(route: str, personas: dict[str, User]) -> str:
+    """The route with each <converter:name> replaced by an example value."""
+    import re
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(2)
+        if name not in EXAMPLES:
+            pytest.fail(
+                f"no example value for URL parameter {name!r} in {route}: add it to EXAMPLES"
+            )
+        return str(EXAMPLES[name](personas))
+
+    return "/" + re.sub(r"<(?:(\w+):)?(\w+)>", value, route)
+
+
+def test_every_page_declares_who_may_open_it():
+    undeclared = [route for route, p in PAGES if access_of(p.callback) is None]
+    assert undeclared == [], f"pages without @role_required or @public: {undeclared}"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("route", "pattern"), PAGES, ids=[route or "/" for route, _ in PAGES])
+def test_each_role_gets_exactly_the_pages_it_may_open(route, pattern, personas, client_for):
+    access = access_of(pattern.callback)
+    url = _fill(route, personas)
+    anonymous = client_for(None).get(url)
+    outsider = client_for(personas["outsider"]).get(url)
+    if access == PUBLIC:
+        assert anonymous.status_code < 400 or anonymous.status_code == 405, url
+        return
+    # Anonymous visitors and deactivated users are sent to log in; they never see the page.
+    for response in (anonymous, outsider):
+        assert response.status_code == 302, url
+        assert response.url.startswith("/login/"), url
+    for name, role in ROLES.items():
+        response = client_for(personas[name]).get(url)
+        if role.includes(access):
+            assert response.status_code in {200, 302, 405}, (url, name, response.status_code)
+        else:
+            assert response.status_code == 403, (url, name, response.status_code)
+
+
+def _operations() -> list[tuple[str, str, Any]]:
+    found = []
+    for prefix, router in api._routers:
+        for path, view in router.path_operations.items():
+            for operation in view.operations:
+                for method in operation.methods:
+                    found.append((method, f"/api/v1{prefix}{path}", operation))
+    return found
+
+
+OPERATIONS = _operations()
+
+
+def test_every_api_operation_requires_a_role_checked_token():
+    unguarded = [
+        f"{method} {path}"
+        for method, path, op in OPERATIONS
+        if not op.auth_callbacks or not all(isinstance(a, TokenAuth) for a in op.auth_callbacks)
+    ]
+    assert unguarded == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("method", "path", "operation"), OPERATIONS, ids=[f"{m} {p}" for m, p, _ in OPERATIONS]
+)
+def test_each_role_gets_exactly_the_api_it_may_call(
+    method, path, operation, personas, client_for, api_for
+):
+    import re
+
+    required = operation.auth_callbacks[0].role
+    url = re.sub(r"\{(\w+)\}", lambda m: str(EXAMPLES[m.group(1)](personas)), path)
+    call = lambda client: client.generic(method, url, "{}", content_type="application/json")  # noqa: E731
+    assert call(client_for(None)).status_code == 401
+    for name, role in ROLES.items():
+        status = call(api_for(personas[name])).status_code
+        if role.includes(required):
+            assert status not in {401, 403}, (method, url, name, status)
+        else:
+            assert status == 403, (method, url, name, status)
+
+
+@pytest.mark.django_db
+def test_a_deactivated_users_token_is_refused(personas, api_for):
+    client = api_for(personas["agent"])
+    personas["agent"].is_active = False
+    personas["agent"].save()
+    assert client.get("/api/v1/me").status_code == 401
