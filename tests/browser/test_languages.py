@@ -1,4 +1,4 @@
-"""The language switcher: French and Italian pages are translated, Arabic pages lay out right to left."""
+"""The language switcher: French pages are translated, Arabic pages lay out right to left."""
 
 
 def test_switching_to_arabic_lays_the_page_out_right_to_left(personas, login):
