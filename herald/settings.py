@@ -43,6 +43,11 @@ def _secret_key() -> str:
 
 SECRET_KEY = _secret_key()
 ALLOWED_HOSTS = env_list("HERALD_ALLOWED_HOSTS", [] if PRODUCTION else ["*"])
+if PRODUCTION and not ALLOWED_HOSTS:
+    raise ConfigError(
+        "HERALD_ALLOWED_HOSTS is not set: production mode needs the host names Herald is served "
+        "at, comma-separated (e.g. herald.example.com)"
+    )
 CSRF_TRUSTED_ORIGINS = env_list("HERALD_CSRF_TRUSTED_ORIGINS", [])
 # The address recipients' links point at (tracking, unsubscribe); the web's own address by default.
 BASE_URL = env_str("HERALD_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
