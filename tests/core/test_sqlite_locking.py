@@ -1,5 +1,6 @@
-"""Web and worker share one database (on SQLite, one file): concurrent read-then-write transactions must queue on the
-busy timeout (BEGIN IMMEDIATE), never fail with "database is locked"."""
+"""Web and worker share one database (on SQLite, one file): concurrent read-then-write
+transactions must wait their turn (BEGIN IMMEDIATE + busy timeout), never fail with
+"database is locked"."""
 
 from __future__ import annotations
 
