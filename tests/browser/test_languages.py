@@ -3,8 +3,8 @@
 
 def test_switching_to_arabic_lays_the_page_out_right_to_left(personas, login):
     page = login(personas["manager"])
-    page.select_option("#language-select", "ar")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.select_option("#language-select", "ar")
     assert page.locator("html").get_attribute("dir") == "rtl"
     assert page.locator("html").get_attribute("lang") == "ar"
     labels = page.locator("nav.sidebar a").all_inner_texts()
@@ -18,8 +18,8 @@ def test_switching_to_arabic_lays_the_page_out_right_to_left(personas, login):
 
 def test_switching_to_french_translates_the_navigation(personas, login):
     page = login(personas["admin"])
-    page.select_option("#language-select", "fr")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.select_option("#language-select", "fr")
     assert page.locator("html").get_attribute("dir") == "ltr"
     labels = set(page.locator("nav.sidebar a").all_inner_texts())
     assert {"Accueil", "Historique", "Utilisateurs", "Paramètres du compte"} <= labels
