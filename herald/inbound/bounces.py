@@ -44,11 +44,14 @@ class Bounce:
 _ADDRESS = re.compile(
     r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,}"
 )
+_USABLE = re.compile(r"[^@\s:;<>]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
+# RFC 3464 2.3.3, and Postfix's "deliverable" (an address verification report, sendmail -bv).
+_SUCCESS_ACTIONS = {"delivered", "relayed", "expanded", "deliverable"}
 _ENHANCED = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
-_SMTP_CODE = re.compile(r"(?<![\d.\-/:])([45])(\d\d)(?:[ \-]|$)", re.MULTILINE)
+# "550 …" or the multi-line "550-5.1.1 …", not a phone number such as "480-624-2500".
+_SMTP_CODE = re.compile(r"(?<![\d.\-/:+])([45])(\d\d)(?:[ \t]|-(?=\d\.\d)|$)", re.MULTILINE)
 _SYSTEM_LOCALS = {
     "mailer-daemon",
-    "postmaster",
     "mail-daemon",
     "maildaemon",
     "mailerdaemon",
@@ -59,8 +62,8 @@ _SYSTEM_LOCALS = {
     "hostmaster",
 }
 _DAEMON_FROM = re.compile(
-    r"mailer[-_ ]?daemon|postmaster|mail delivery (sub)?system|mail administrator|"
-    r"mail ?delivery|mdaemon|administrator|nobody@|notes@|sysadmin|internet mail delivery",
+    r"mailer[-_ ]?daemon|post_?master|mail delivery (sub)?system|mail administrator|"
+    r"mail ?delivery|mdaemon|internet mail delivery",
     re.IGNORECASE,
 )
 _BOUNCE_SUBJECT = re.compile(
@@ -86,7 +89,9 @@ _FAILURE_TEXT = re.compile(
     r"delivery to the following|failed to deliver|host unknown|not deliverable|"
     r"cannot be delivered|unknown address|invalid recipient|over quota|quota exceeded|"
     r"mailbox (is )?full|message could not|this is a permanent error|error in processing|"
-    r"would not be delivered|unzustellbar|non remis",
+    r"would not be delivered|unzustellbar|non remis|not able to be delivered|"
+    r"error has occurred while attempting to deliver|has been returned because|"
+    r"incorrectly constructed|could not be sent|failed addresses|no valid recipients",
     re.IGNORECASE,
 )
 _DELAY_TEXT = re.compile(
@@ -99,15 +104,23 @@ _DELAY_TEXT = re.compile(
     r"will attempt (to deliver|redelivery)|couldn't be delivered yet|not been delivered yet",
     re.IGNORECASE | re.DOTALL,
 )
+_DELAY_SUBJECT = re.compile(
+    r"delay|warning: (could not|message)|still (trying|undelivered)|\(warning\)|: warning", re.I
+)
+# Mail systems also send good news: "delivered", "relayed"; those are not failures.
+_SUCCESS_TEXT = re.compile(
+    r"(successfully|was) (delivered|relayed)|delivery (to .* )?succeeded|has been delivered",
+    re.IGNORECASE,
+)
 # Where the returned original starts in a free-text report; nothing below it is the notice.
 _ORIGINAL_MARKER = re.compile(
-    r"^[ \t>]*(?:-{2,}|={2,}|\*{2,})?[ \t]*(?:"
+    r"^[ \t>|]*(?:-{2,}|={2,}|\*{2,})?[ \t]*(?:"
     r"(this is a )?copy of (the|your) (original )?message|original message follows|"
     r"original message|below this line is a copy|the original message|"
-    r"unsent message below|message (text|headers?|body) follows|returned message|"
+    r"unsent message below|below is a copy|message (text|headers?|body) follows|returned message|"
     r"undelivered message|included is a copy|copy of message|start of returned message|"
     r"headers of the original|original message headers|forwarded message|"
-    r"your message (reads|was|follows)|the header of the original|rfc822 headers"
+    r"your message (reads|follows)|the header of the original|rfc822 headers"
     r")",
     re.IGNORECASE | re.MULTILINE,
 )
@@ -170,7 +183,13 @@ def _dsn_blocks(part: Message) -> list[dict[str, str]]:
                 blocks.append({k.lower(): str(v) for k, v in block.items()})
         if blocks:
             return blocks
-    text = mime.part_text(part) if not isinstance(payload, list) else ""
+        return []
+    return _blocks_from_text(mime.part_text(part))
+
+
+def _blocks_from_text(text: str) -> list[dict[str, str]]:
+    """DSN field blocks read from plain text (blank-line separated ``Name: value`` lines)."""
+    blocks: list[dict[str, str]] = []
     current: dict[str, str] = {}
     last = ""
     for line in text.replace("\r\n", "\n").split("\n"):
@@ -191,36 +210,65 @@ def _dsn_blocks(part: Message) -> list[dict[str, str]]:
     return blocks
 
 
+_DSN_START = re.compile(r"^(reporting-mta|final-recipient|original-recipient)\s*:", re.I | re.M)
+
+
+def _inline_dsn_blocks(message: Message) -> list[dict[str, str]]:
+    """DSN fields pasted in a body whose MIME structure is broken (no delivery-status part)."""
+    payload = message.get_payload()
+    text = payload if isinstance(payload, str) else ""
+    if not text:
+        text = "\n".join(
+            mime.part_text(p)
+            for p in mime._own_parts(message)
+            if mime.content_type(p).startswith(("text/plain", "multipart/"))
+        )
+    match = _DSN_START.search(text)
+    if not match:
+        return []
+    return [b for b in _blocks_from_text(text[match.start() :]) if "action" in b or "status" in b]
+
+
+def _recipient(block: dict[str, str]) -> str:
+    """The failed address of one per-recipient block.
+
+    Final-Recipient is the address the last server tried; when it is no usable address (an X.400
+    name, a source route, a host without a domain) the Original-Recipient is the better answer.
+    """
+    final = _clean_address(block.get("final-recipient", ""))
+    if _USABLE.fullmatch(final):
+        return final
+    original = _clean_address(block.get("original-recipient", ""))
+    if _USABLE.fullmatch(original):
+        return original
+    found = _ADDRESS.search(block.get("final-recipient", "") or block.get("x-actual-recipient", ""))
+    return found.group(0) if found else final
+
+
 def _from_dsn(message: Message) -> Bounce | None | Literal[False]:
     """The bounce an RFC 3464 report describes; None if it reports success; False if no DSN."""
     parts = [p for p in mime.walk(message) if mime.content_type(p) == "message/delivery-status"]
-    if not parts:
+    blocks = [b for part in parts for b in _dsn_blocks(part)] or _inline_dsn_blocks(message)
+    if not blocks:
         return False
     failed: list[tuple[str, str | None, str | None]] = []
     delayed: list[tuple[str, str | None, str | None]] = []
     other_actions = 0
-    for part in parts:
-        for block in _dsn_blocks(part):
-            recipient = block.get("final-recipient") or block.get("original-recipient")
-            action = block.get("action", "").strip().lower()
-            if not recipient and not action and "status" not in block:
-                continue  # the per-message block
-            address = _clean_address(recipient or "")
-            diagnostic = _short((block.get("diagnostic-code", "").split(";", 1)[-1]) or None)
-            status = _status_of(block.get("status", "")) or (
-                _status_of(diagnostic) if diagnostic else None
-            )
-            entry = (address, status, diagnostic)
-            if action.startswith("delay"):
-                delayed.append(entry)
-            elif action.startswith("fail") or (
-                not action and (status or "").startswith(("4", "5"))
-            ):
-                failed.append(entry)
-            elif action:
-                other_actions += 1
-            else:  # no action and no usable status: a failure, as reports are by default
-                failed.append(entry)
+    for block in blocks:
+        action = block.get("action", "").strip().lower()
+        if not any(k in block for k in ("final-recipient", "original-recipient", "action")):
+            continue  # the per-message block
+        diagnostic = _short((block.get("diagnostic-code", "").split(";", 1)[-1]) or None)
+        status = _status_of(block.get("status", "")) or (
+            _status_of(diagnostic) if diagnostic else None
+        )
+        entry = (_recipient(block), status, diagnostic)
+        if action in _SUCCESS_ACTIONS or block.get("status", "").strip().startswith("2."):
+            other_actions += 1
+        elif action.startswith("delay"):
+            delayed.append(entry)
+        else:  # failed, and what some MTAs write instead: error, expired, undeliverable
+            failed.append(entry)
     original_id, returned = _returned(message)
     if failed:
         entries, delay = failed, False
@@ -239,7 +287,7 @@ def _from_dsn(message: Message) -> Bounce | None | Literal[False]:
     else:
         code = _smtp_class(diagnostic or "")
         kind = "soft" if code == "4" else "hard"
-    recipients = tuple(dict.fromkeys(a for a, _, _ in entries if "@" in a))
+    recipients = tuple(dict.fromkeys(a for a, _, _ in entries if _USABLE.fullmatch(a)))
     if not recipients:
         recipients = tuple(_notice_recipients(message, _notice_text(message)))
     return Bounce(kind, recipients, status, diagnostic, delay, original_id, returned)
@@ -253,8 +301,8 @@ def _notice_text(message: Message) -> str:
     texts = []
     for part in mime._own_parts(message):
         ctype = mime.content_type(part)
-        if ctype in {"text/plain", "text/html"} or (
-            ctype.startswith("text/") and ctype != "text/rfc822-headers"
+        if (ctype.startswith("text/") and ctype != "text/rfc822-headers") or (
+            ctype.startswith("multipart/")  # a multipart whose boundary is broken: its raw text
         ):
             text = mime.part_text(part)
             if ctype == "text/html":
@@ -269,35 +317,66 @@ def _notice_text(message: Message) -> str:
     return text
 
 
+# Lines of the returned original's headers that name other parties (sender, ids, relays).
+_HEADER_LINE = re.compile(
+    r"^\s*(message-id|in-reply-to|references|received|return-path|from|sender|reply-to|"
+    r"errors-to|list-[a-z-]+|x-[a-z-]+|envelope-from|mail from|to|cc|subject|sent|date)\s*:"
+    r"|^\s+(by|id|for|from|with)\s",  # continuation lines of a Received field
+    re.IGNORECASE,
+)
+# A line that names a failed address: the address alone, "<addr>:", "addr ... reason", or
+# the address next to a status code or failure wording.
+_ADDRESS_LINE = re.compile(r"^[\s>]*[<\"']?[^\s@<>]+@[^\s<>]+[>\"']?\s*(:|\.\.\.|$|\(|-|,|\s)")
+
+
 def _notice_recipients(message: Message, notice: str) -> list[str]:
-    """Addresses the notice names as failed, the report's own parties excluded."""
+    """Addresses the notice names as failed, the report's own parties excluded.
+
+    Addresses on lines that look like failure lines (the address alone, or with an SMTP code
+    or failure wording) win over addresses merely mentioned in the text.
+    """
     own = {a.lower() for a in mime.addresses(message, "From", "To", "Reply-To", "Sender")}
-    found: list[str] = []
-    for match in _ADDRESS.finditer(notice):
-        address = match.group(0).strip(".")
-        lower = address.lower()
-        local = lower.split("@", 1)[0]
-        before = notice[max(0, match.start() - 1) : match.start()]
-        if lower in own or local in _SYSTEM_LOCALS or before in {"=", "/"}:
+    strong: list[str] = []
+    weak: list[str] = []
+    for line in notice.splitlines():
+        if _HEADER_LINE.match(line) or "message-id" in line.lower():
             continue
-        if lower not in (f.lower() for f in found):
-            found.append(address)
-    return found
+        is_strong = bool(
+            _ADDRESS_LINE.match(line)
+            or _ENHANCED.search(line)
+            or _SMTP_CODE.search(line)
+            or _FAILURE_TEXT.search(line)
+            or re.search(r"\b(rcpt to|recipient|address|destinatario)\s*:", line, re.I)
+        )
+        for match in _ADDRESS.finditer(line):
+            address = match.group(0).strip(".'")
+            if "=" in address.split("@", 1)[0]:  # "smtp=user@example.com", "rfc822=…"
+                address = address.split("@", 1)[0].rsplit("=", 1)[-1] + "@" + address.split("@")[1]
+            lower = address.lower()
+            local = lower.split("@", 1)[0]
+            before = line[max(0, match.start() - 1) : match.start()]
+            if lower in own or local in _SYSTEM_LOCALS or before in {"/", "."}:
+                continue
+            target = strong if is_strong else weak
+            if lower not in (f.lower() for f in target):
+                target.append(address)
+    return strong or weak
+
+
+def _from_daemon(message: Message) -> bool:
+    """Whether the sender is a mail system (MAILER-DAEMON, postmaster, …), not a person."""
+    sender = mime.header(message, "From")
+    if sender:
+        return bool(_DAEMON_FROM.search(sender))
+    return bool(_DAEMON_FROM.search(mime.header(message, "Return-Path")))
 
 
 def looks_like_report(message: Message, subject: str) -> bool:
     """Whether the sender and subject are those of a delivery report (not yet its content)."""
-    sender = mime.header(message, "From")
-    return_path = mime.header(message, "Return-Path")
-    from_daemon = (
-        bool(_DAEMON_FROM.search(sender))
-        or return_path.strip() in {"<>", ""}
-        and ("Return-Path" in message)
-    )
     return (
-        from_daemon
+        _from_daemon(message)
         or bool(message.get("X-Failed-Recipients"))
-        or bool(_BOUNCE_SUBJECT.search(subject) and _daemonish_subject(subject))
+        or _daemonish_subject(subject)
     )
 
 
@@ -307,7 +386,8 @@ def _daemonish_subject(subject: str) -> bool:
             r"undeliver|returned mail|delivery status notification|failure notice|"
             r"mail delivery failed|delivery failure|non[- ]?deliver|delivery (has )?failed|"
             r"could not be delivered|delivery notification|unzustellbar|non remis|"
-            r"warning: could not send|delayed mail|delivery delayed",
+            r"warning: could not send|delayed mail|delivery delayed|mail failed|failed mail|"
+            r"delivery status|returning message to sender|mail system error",
             subject,
             re.IGNORECASE,
         )
@@ -319,13 +399,19 @@ def _from_text(message: Message, subject: str) -> Bounce | None:
         return None
     notice = _notice_text(message)
     failed_header = mime.header(message, "X-Failed-Recipients")
-    delay = bool(_DELAY_TEXT.search(notice) or re.search(r"delay|warning", subject, re.I)) and (
+    delay = bool(_DELAY_TEXT.search(notice) or _DELAY_SUBJECT.search(subject)) and (
         not re.search(r"permanent|fatal", notice, re.IGNORECASE)
     )
-    if not (failed_header or _FAILURE_TEXT.search(notice) or _daemonish_subject(subject) or delay):
+    if not (
+        failed_header
+        or _FAILURE_TEXT.search(notice)
+        or _daemonish_subject(subject)
+        or delay
+        or (_from_daemon(message) and not _SUCCESS_TEXT.search(notice))
+    ):
         return None
     if failed_header:
-        recipients = [_clean_address(a) for a in re.split(r"[,\s]+", failed_header) if "@" in a]
+        recipients = list(dict.fromkeys(_ADDRESS.findall(failed_header)))
     else:
         recipients = _notice_recipients(message, notice)
     status = _status_of(notice)

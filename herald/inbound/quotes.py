@@ -34,12 +34,14 @@ _QUOTE_HEADER = re.compile(
     r"^[\s>-]*(?:"
     # "On <date>, <who> wrote:" and its translations: a starting word, then "wrote" near the end
     + _START
-    + r".{0,300}?(?:" + _WROTE + r")(?!\w).{0,80}?:"
+    + r".{0,300}?(?:"
+    + _WROTE
+    + r")(?!\w).{0,80}?:"
     # the same without the colon, as Zoho writes it ("---- On <date> <who> wrote ----")
     r"|(?=.*\d)" + _START + r".{0,300}?(?:" + _WROTE + r")\s*-*"
     # "<who> <address> schrieb am <date>:", "<date> skrev <who>:", "<date> <who> <address>:"
     r"|(?=.*[\d@]).{0,300}?(?<!\w)(?:" + _WROTE + r")(?!\w).{0,100}?:"
-    r"|.{0,200}<[^>@\s]+@[^>\s]+>\s*:"
+    r"|.{0,200}<\s*[^>@\s]+@[^>\s]+>\s*:"
     r")\s*$",
     re.IGNORECASE | re.DOTALL,
 )
@@ -144,9 +146,13 @@ def _quote_start(lines: list[str]) -> int | None:
         span = _is_quote_header(lines, index)
         if span:
             # A wrapped header may have swallowed the last line of the reply above it.
-            while span > 1 and _is_quote_header(lines, index + 1):
+            while (
+                span > 1
+                and lines[index].rstrip().endswith((".", "!", "?"))
+                and _is_quote_header(lines, index + 1) == span - 1
+            ):
                 index += 1
-                span = _is_quote_header(lines, index)
+                span -= 1
             return index
         if _DASHES_ONLY.match(stripped) and index + 1 < len(lines):
             following = next((x for x in lines[index + 1 : index + 3] if x.strip()), "")
