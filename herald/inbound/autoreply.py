@@ -56,7 +56,7 @@ _BODY = re.compile(
 )
 
 
-def autoreply_reason(message: Message, subject: str, body: str) -> str | None:
+def autoreply_reason(message: Message, subject: str, body: str) -> str | None:  # noqa: PLR0911
     """Why this message is an automatic reply (a short reason), or None when it is not."""
     auto = mime.header(message, "Auto-Submitted").lower()
     if auto and not auto.startswith("no"):

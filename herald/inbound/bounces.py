@@ -99,7 +99,8 @@ _DELAY_TEXT = re.compile(
     r"has been delayed|is delayed|delivery (has been |is )?delayed|not yet been delivered|"
     r"warning: message .* still undelivered|warning: could not send message for past|"
     r"delivery (attempts|attempt) will continue|message (is )?delayed|"
-    r"this is (only )?a warning|no action is required on your part|delay(ed)? (notification|warning)|"
+    r"this is (only )?a warning|no action is required on your part|"
+    r"delay(ed)? (notification|warning)|"
     r"will be retried|retrying|temporarily deferred|have not been able to deliver.*yet|"
     r"will attempt (to deliver|redelivery)|couldn't be delivered yet|not been delivered yet",
     re.IGNORECASE | re.DOTALL,
@@ -245,7 +246,7 @@ def _recipient(block: dict[str, str]) -> str:
     return found.group(0) if found else final
 
 
-def _from_dsn(message: Message) -> Bounce | None | Literal[False]:
+def _from_dsn(message: Message) -> Bounce | Literal[False] | None:  # noqa: PLR0912
     """The bounce an RFC 3464 report describes; None if it reports success; False if no DSN."""
     parts = [p for p in mime.walk(message) if mime.content_type(p) == "message/delivery-status"]
     blocks = [b for part in parts for b in _dsn_blocks(part)] or _inline_dsn_blocks(message)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from email.message import Message
 from typing import Any, Literal
 
 from herald.inbound import mime
@@ -74,11 +75,11 @@ class Classification:
                 "recipients": list(bounce.recipients),
                 "status": bounce.status,
                 "diagnostic": bounce.diagnostic,
-                "delay_warning": bounce.delay_warning,
             },
             "reply_text": self.reply_text,
             "in_reply_to": self.in_reply_to,
             "reason": self.reason,
+            "delay_warning": bool(bounce and bounce.delay_warning),
             "reply_token": self.reply_token,
             "message_id": self.message_id,
             "original_message_id": self.original_message_id,
@@ -143,19 +144,47 @@ def classify(
 
     body, _ = mime.body_text(message)
     reply_text = extract_reply(body)
-    rest = {"bounce": None, "complaint": None, "reply_text": reply_text, "reply_token": token}
-    rest["original_message_id"] = None
+    kind, reason, keyword = _reply_kind(
+        message,
+        subject,
+        body,
+        reply_text,
+        token=token,
+        optout_keywords=optout_keywords,
+        threaded=bool(in_reply or references),
+    )
+    return Classification(
+        kind=kind,
+        reason=reason,
+        bounce=None,
+        complaint=None,
+        reply_text=reply_text,
+        reply_token=token,
+        original_message_id=None,
+        optout_keyword=keyword,
+        **common,
+    )
+
+
+def _reply_kind(
+    message: Message,
+    subject: str,
+    body: str,
+    reply_text: str,
+    *,
+    token: str | None,
+    optout_keywords: tuple[str, ...],
+    threaded: bool,
+) -> tuple[Kind, str, str | None]:
+    """Kind, reason and opt-out keyword of a message that is no report."""
     reason = autoreply_reason(message, subject, body)
     if reason:
-        return Classification(kind="autoreply", reason=reason, **rest, **common)
+        return "autoreply", reason, None
     keyword = optout_keyword(subject, reply_text, optout_keywords)
     if keyword:
-        return Classification(
-            kind="optout", reason=f"opt-out keyword {keyword!r}", optout_keyword=keyword,
-            **rest, **common,
-        )  # fmt: skip
+        return "optout", f"opt-out keyword {keyword!r}", keyword
     if token:
-        return Classification(kind="reply", reason="reply token", **rest, **common)
-    if common["in_reply_to"] or references:
-        return Classification(kind="reply", reason="In-Reply-To/References", **rest, **common)
-    return Classification(kind="new", reason="no thread", **rest, **common)
+        return "reply", "reply token", None
+    if threaded:
+        return "reply", "In-Reply-To/References", None
+    return "new", "no thread", None

@@ -6,10 +6,12 @@ malformed part gives less text, never an exception.
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.message
 import html
 import re
+from email.errors import MessageError
 from email.header import decode_header, make_header
 from email.message import Message
 from email.policy import compat32
@@ -19,7 +21,7 @@ from html.parser import HTMLParser
 MAX_TEXT_CHARS = 200_000  # longer bodies are cut: classification never needs more
 
 
-class UnreadableMessage(ValueError):
+class UnreadableMessage(ValueError):  # noqa: N818 - the name the issue and callers use
     """The bytes are not an email message at all (empty, or no header field)."""
 
 
@@ -44,8 +46,8 @@ def header(message: Message, name: str) -> str:
         return ""
     try:
         text = str(make_header(decode_header(str(value))))
-    except (ValueError, LookupError, UnicodeError, TypeError, AssertionError):
-        text = str(value)
+    except (ValueError, LookupError, UnicodeError, TypeError, AssertionError, MessageError):
+        text = str(value)  # a broken encoded-word (bad charset name, bad base64): keep it raw
     return re.sub(r"\s*\r?\n\s*", " ", text).strip()
 
 
@@ -101,10 +103,8 @@ def part_text(part: Message) -> str:
         return str(payload)
     payload = payload[: MAX_TEXT_CHARS * 2]
     charset = "utf-8"
-    try:
+    with contextlib.suppress(ValueError, TypeError, LookupError):
         charset = part.get_content_charset() or "utf-8"
-    except (ValueError, TypeError, LookupError):
-        pass
     for candidate in (charset, "utf-8"):
         try:
             return payload.decode(candidate)

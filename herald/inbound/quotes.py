@@ -22,8 +22,8 @@ MAX_HEADER_LINES = 4  # a wrapped quote header spans at most this many lines
 # "wrote:" in the languages clients write it in, optionally followed by the sender on the line.
 _WROTE = (
     r"wrote|writes|a écrit|a ecrit|ha scritto|schrieb|escribió|escribio|escreveu|schreef|"
-    r"skrev|kirjoitti|napisał\(a\)|napisał|napisala|napisała|пишет|написал\(а\)|написал|"
-    r"написала|napsal|írta|yazdı|έγραψε|kirjutas|rašė|rakstīja|写道|寫道|a scris|"
+    r"skrev|kirjoitti|napisał\(a\)|napisał|napisala|napisała|пишет|написал\(а\)|написал|"  # noqa: RUF001
+    r"написала|napsal|írta|yazdı|έγραψε|kirjutas|rašė|rakstīja|写道|寫道|a scris|"  # noqa: RUF001
     r"كتب|wrote on"
 )
 _START = (
@@ -84,7 +84,7 @@ _MOBILE_SIGNATURE = re.compile(
     r"inviato da .*|enviado (desde|de|con) .*|gesendet (von|mit) .*|von meinem .* gesendet.*|"
     r"diese nachricht wurde von .* gesendet.*|verzonden (met|vanaf|vanuit) .*|"
     r"verstuurd (vanaf|met) .*|skickat från .*|sendt fra .*|lähetetty .*|"
-    r"отправлено (с|из) .*|wysłane z .*|"
+    r"отправлено (с|из) .*|wysłane z .*|"  # noqa: RUF001
     r"從我的 .* 傳送|从我的.*发送|iphoneから送信|"
     r"someone from mobile|from my iphone.*|sent via mobile|"
     r"\(?sent from a phone\)?|<<sent by .*>>|sent by .*"
@@ -146,14 +146,15 @@ def _quote_start(lines: list[str]) -> int | None:
         span = _is_quote_header(lines, index)
         if span:
             # A wrapped header may have swallowed the last line of the reply above it.
+            first = index
             while (
                 span > 1
-                and lines[index].rstrip().endswith((".", "!", "?"))
-                and _is_quote_header(lines, index + 1) == span - 1
+                and lines[first].rstrip().endswith((".", "!", "?"))
+                and _is_quote_header(lines, first + 1) == span - 1
             ):
-                index += 1
+                first += 1
                 span -= 1
-            return index
+            return first
         if _DASHES_ONLY.match(stripped) and index + 1 < len(lines):
             following = next((x for x in lines[index + 1 : index + 3] if x.strip()), "")
             if _FROM_FIELD.match(following) or _HEADER_FIELD.match(following):

@@ -15,11 +15,11 @@ import secrets
 from collections.abc import Iterable
 
 TOKEN_LENGTH = 20  # 100 bits of base32: unguessable, and short enough for a 64-octet local part
-TOKEN_PREFIX = "+r-"
+TOKEN_PREFIX = "+r-"  # noqa: S105 - a plus-address tag, not a secret
 MAX_LOCAL_PART = 64  # RFC 5321 4.5.3.1.1
-_TOKEN = re.compile(r"^[a-z2-7]{%d}$" % TOKEN_LENGTH)
+_TOKEN = re.compile(rf"^[a-z2-7]{{{TOKEN_LENGTH}}}$")
 # The token is followed by "@" or by another plus-tag some forwarders append (a+r-TOKEN+x@d).
-_FIND = re.compile(r"\+r-([a-z2-7]{%d})(?=[@+])" % TOKEN_LENGTH, re.IGNORECASE)
+_FIND = re.compile(rf"\+r-([a-z2-7]{{{TOKEN_LENGTH}}})(?=[@+])", re.IGNORECASE)
 
 
 def new_reply_token() -> str:
