@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "herald.accounts",
     "herald.audit",
     "herald.mailboxes",
+    "herald.inbound",
     "herald.api",
 ]
 

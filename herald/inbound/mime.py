@@ -1,0 +1,225 @@
+"""Reading raw messages safely: headers decoded, bodies as text, HTML reduced to text.
+
+Everything here tolerates broken input (unknown charsets, bad encodings, truncated MIME): a
+malformed part gives less text, never an exception.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email
+import email.message
+import html
+import re
+from email.errors import MessageError
+from email.header import decode_header, make_header
+from email.message import Message
+from email.policy import compat32
+from email.utils import getaddresses
+from html.parser import HTMLParser
+
+MAX_TEXT_CHARS = 200_000  # longer bodies are cut: classification never needs more
+
+
+class UnreadableMessage(ValueError):  # noqa: N818 - the name the issue and callers use
+    """The bytes are not an email message at all (empty, or no header field)."""
+
+
+def parse(raw: bytes) -> Message:
+    """Parses raw bytes into a message; raises UnreadableMessage when they are not a message."""
+    if not isinstance(raw, bytes | bytearray):
+        raise UnreadableMessage(f"expected bytes, got {type(raw).__name__}")
+    if not raw.strip():
+        raise UnreadableMessage("the message is empty")
+    # compat32 parses lazily and is several times faster than the modern header registry;
+    # headers are decoded by header() below.
+    message = email.message_from_bytes(bytes(raw), policy=compat32)
+    if not message.keys():
+        raise UnreadableMessage("no header field found: this is not an email message")
+    return message
+
+
+def header(message: Message, name: str) -> str:
+    """A header's value decoded to text (RFC 2047), unfolded; '' when absent or undecodable."""
+    value = message.get(name)
+    if value is None:
+        return ""
+    try:
+        text = str(make_header(decode_header(str(value))))
+    except (ValueError, LookupError, UnicodeError, TypeError, AssertionError, MessageError):
+        text = str(value)  # a broken encoded-word (bad charset name, bad base64): keep it raw
+    return re.sub(r"\s*\r?\n\s*", " ", text).strip()
+
+
+def header_all(message: Message, name: str) -> list[str]:
+    """All values of a header (raw strings), e.g. every Received or To field."""
+    return [str(v) for v in (message.get_all(name) or [])]
+
+
+def addresses(message: Message, *names: str) -> list[str]:
+    """The bare addresses of the named address headers, in order."""
+    values = [v for name in names for v in header_all(message, name)]
+    try:
+        pairs = getaddresses(values)
+    except (ValueError, TypeError, IndexError):
+        return []
+    return [addr.strip() for _, addr in pairs if "@" in addr]
+
+
+def message_ids(value: str) -> list[str]:
+    """The ``<id>`` tokens of a Message-ID / In-Reply-To / References value."""
+    return re.findall(r"<[^<>\s]+>", value)
+
+
+def content_type(part: Message) -> str:
+    """The lower-case MIME type of a part (``text/plain`` when missing or broken)."""
+    try:
+        return part.get_content_type()
+    except (ValueError, TypeError, AttributeError):
+        return "text/plain"
+
+
+def param(part: Message, name: str) -> str:
+    """A Content-Type parameter in lower case ('' when absent)."""
+    try:
+        value = part.get_param(name)
+    except (ValueError, TypeError, IndexError):
+        return ""
+    if isinstance(value, tuple):  # RFC 2231 value
+        value = value[2]
+    return str(value or "").strip().lower()
+
+
+def part_text(part: Message) -> str:
+    """The decoded text of a non-multipart part, whatever its transfer encoding and charset."""
+    try:
+        payload = part.get_payload(decode=True)
+    except (ValueError, TypeError, AssertionError, LookupError):
+        payload = None
+    if payload is None:
+        raw = part.get_payload()
+        return raw if isinstance(raw, str) else ""
+    if not isinstance(payload, bytes):
+        return str(payload)
+    payload = payload[: MAX_TEXT_CHARS * 2]
+    charset = "utf-8"
+    with contextlib.suppress(ValueError, TypeError, LookupError):
+        charset = part.get_content_charset() or "utf-8"
+    for candidate in (charset, "utf-8"):
+        try:
+            return payload.decode(candidate)
+        except (LookupError, UnicodeDecodeError, ValueError):
+            continue
+    return payload.decode("latin-1")  # never fails: every byte is a character
+
+
+def walk(message: Message) -> list[Message]:
+    """Every part of the message, tolerating broken multipart structures."""
+    try:
+        return list(message.walk())
+    except (TypeError, AttributeError, RecursionError):
+        return [message]
+
+
+def is_attachment(part: Message) -> bool:
+    """Whether a part is marked as an attachment."""
+    return str(part.get("Content-Disposition", "")).strip().lower().startswith("attachment")
+
+
+def body_text(message: Message) -> tuple[str, bool]:
+    """The message's main body as text and whether it came from HTML.
+
+    The first inline text/plain part wins; otherwise the first text/html part reduced to text
+    (quoted history dropped). Parts inside attached messages (message/rfc822) are not looked at.
+    """
+    plain = html_part = None
+    for part in _own_parts(message):
+        ctype = content_type(part)
+        if ctype == "text/plain" and plain is None and not is_attachment(part):
+            plain = part
+        elif ctype == "text/html" and html_part is None and not is_attachment(part):
+            html_part = part
+    if plain is not None:
+        return part_text(plain)[:MAX_TEXT_CHARS], False
+    if html_part is not None:
+        return html_to_text(part_text(html_part)[:MAX_TEXT_CHARS]), True
+    if not message.is_multipart() and content_type(message).startswith("text/"):
+        return part_text(message)[:MAX_TEXT_CHARS], False
+    return "", False
+
+
+def _own_parts(message: Message) -> list[Message]:
+    """The leaf parts of a message, not descending into attached messages."""
+    out: list[Message] = []
+    stack = [message]
+    while stack:
+        part = stack.pop()
+        if content_type(part) == "message/rfc822" and part is not message:
+            continue
+        if part.is_multipart():
+            payload = part.get_payload()
+            if isinstance(payload, list):
+                stack.extend(reversed([p for p in payload if isinstance(p, Message)]))
+            continue
+        out.append(part)
+    return out
+
+
+# HTML markers of quoted history: Gmail, Apple Mail/Thunderbird (<blockquote type=cite>),
+# Outlook (divRplyFwdMsg, the border-top separator), Yahoo.
+_QUOTE_CLASSES = ("gmail_quote", "yahoo_quoted", "moz-cite-prefix", "divrplyfwdmsg", "appendonsend")
+_QUOTE_IDS = ("divrplyfwdmsg", "appendonsend", "mail-editor-reference-message-container")
+_BLOCK = {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "table"}
+_VOID = {"br", "img", "hr", "meta", "link", "input", "col", "area", "base", "wbr", "source"}
+
+
+class _TextExtractor(HTMLParser):
+    """Collects visible text, stopping at the first quoted-history marker."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skip_depth = 0  # inside <style>/<script>/<head>
+        self.stopped = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self.stopped:
+            return
+        if tag in {"style", "script", "head", "title"}:
+            self.skip_depth += 1
+            return
+        values = {k: (v or "").lower() for k, v in attrs}
+        classes = values.get("class", "")
+        ident = values.get("id", "")
+        if (
+            tag == "blockquote"
+            or any(c in classes for c in _QUOTE_CLASSES)
+            or any(i in ident for i in _QUOTE_IDS)
+        ):
+            self.stopped = True
+            return
+        if tag == "hr" or tag in _BLOCK:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in {"style", "script", "head", "title"} and self.skip_depth:
+            self.skip_depth -= 1
+        elif tag in _BLOCK and tag not in _VOID:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self.stopped and not self.skip_depth:
+            self.parts.append(re.sub(r"[ \t\r\n\f]+", " ", data))
+
+
+def html_to_text(markup: str) -> str:
+    """The visible text of an HTML body, without quoted history (blockquote, gmail_quote, …)."""
+    extractor = _TextExtractor()
+    try:
+        extractor.feed(markup)
+        extractor.close()
+    except (AssertionError, ValueError):  # HTMLParser on hopeless markup
+        return html.unescape(re.sub(r"<[^>]*>", " ", markup))
+    text = "".join(extractor.parts)
+    lines = [line.strip() for line in text.split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
