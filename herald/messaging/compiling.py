@@ -59,6 +59,7 @@ _BLOCK = re.compile(r"\{%.*?%\}|\{#.*?#\}", re.DOTALL)
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _PLACEHOLDER = re.compile(r"zzh([vbl])(\d+)zz")
 _HREF = re.compile(r'(<a\b[^>]*?\bhref=")([^"]*)(")', re.IGNORECASE)
+_ANY_HREF = re.compile(r"""<a\b[^>]*?\bhref\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
 _TEXT_URL = re.compile(r"https?://[^\s<>()\[\]\"']+", re.IGNORECASE)
 _DEFAULT_FORM = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*\|(.*)$", re.DOTALL)
 _FILTER_CALL = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(\(.*\))?\s*$", re.DOTALL)
@@ -331,6 +332,29 @@ def _check_link(url: str) -> str | None:
     return "is not a web (https://) or mailto: link"
 
 
+def _underline_template(heading: str, rule: str) -> str:
+    if "zzh" not in heading:
+        return f"{heading}\n{rule * len(heading)}"
+    # The heading holds variables: its width is known per contact, so the rule is computed then.
+    return (
+        f"{{% set herald_heading %}}{heading}{{% endset %}}${{ herald_heading }}\n"
+        f"${{ {rule!r} * (herald_heading | length) }}"
+    )
+
+
+def _link_warnings(page: str) -> list[str]:
+    """Links written as the manager wrote them (before cleaning) that look broken."""
+    warnings = []
+    for match in _ANY_HREF.finditer(page):
+        raw = htmllib.unescape(match.group(1) or match.group(2) or "").strip()
+        if not raw or "zzh" in raw or raw.lower().startswith("javascript:"):
+            continue  # variables are checked per contact; javascript: is removed and reported
+        why = _check_link(raw)
+        if why:
+            warnings.append(f"link “{raw}” {why}")
+    return warnings
+
+
 def _document(body: str, direction: str, language: str) -> str:
     # The direction is set three ways because mail programs honour different ones.
     align = "right" if direction == "rtl" else "left"
@@ -397,6 +421,7 @@ def prepare(
     protected = _Protected()
     page = protected.protect(_COMMENT.sub("", html_source))
     report.removed = _removed_by_cleaning(page)
+    report.warnings.extend(_link_warnings(page))
     # CSS first (it reads <style>), then cleaning (which drops <style> and all that is unsafe).
     page = css_inline.inline(page, load_remote_stylesheets=False, keep_style_tags=False)
     page = nh3.clean(
@@ -414,18 +439,11 @@ def prepare(
         raw = htmllib.unescape(match.group(2))
         is_variable = bool(re.fullmatch(r"zzhv\d+zz", raw))
         if not raw.lower().startswith(("http://", "https://")) and not is_variable:
-            if raw.lower().startswith("mailto:") or raw.lower().startswith("tel:"):
-                return match.group(0)
-            report.warnings.append(f"link “{raw}” {_check_link(raw) or 'is not tracked'}")
             return match.group(0)
         if is_variable:
             name = protected.expressions[int(raw[4:-2])].split("|")[0].strip()
             if name in SYSTEM_VARIABLES:  # unsubscribe and rating links are never rewritten
                 return match.group(0)
-        if "zzhv" not in raw:
-            why = _check_link(raw)
-            if why:
-                report.warnings.append(f"link “{raw}” {why}")
         try:
             protected.links.append(protected.url_expression(raw))
         except ValueError as exc:
@@ -441,7 +459,9 @@ def prepare(
         text = _TEXT_URL.sub(lambda m: _number_text_link(protected, m.group(0)), text_protected)
         text = protected.restore(text, html=False)
     else:
-        generated = html_to_text(re.sub(r"<!--(zzhb\d+zz)-->", r"\1", page))
+        generated = html_to_text(
+            re.sub(r"<!--(zzhb\d+zz)-->", r"\1", page), underline=_underline_template
+        )
         text = protected.restore(generated, html=True)
     if source.direction == "rtl":
         text = _rtl_text(text)

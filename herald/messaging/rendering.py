@@ -34,6 +34,7 @@ from typing import Any, NoReturn
 from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment
+from jinja2.utils import missing
 
 # The name compiled templates call to pass each numbered link through the tracking hook.
 LINK_FUNCTION = "_herald_link"
@@ -81,7 +82,8 @@ class RequiredUndefined(StrictUndefined):
 
     def _fail_with_undefined_error(self, *args: Any, **kwargs: Any) -> NoReturn:
         name = self._undefined_name
-        if name is None:  # an attribute or item of a defined value: let Jinja say which
+        if name is None or self._undefined_obj is not missing:
+            # An attribute or item of a value (or one the sandbox refused): Jinja says which.
             super()._fail_with_undefined_error(*args, **kwargs)
         raise MissingVariableError(name)
 

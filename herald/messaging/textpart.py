@@ -9,6 +9,7 @@ headings are underlined so they still read as headings.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from inscriptis import get_annotated_text
@@ -43,8 +44,17 @@ def _config() -> ParserConfig:
     )
 
 
-def html_to_text(html: str) -> str:
-    """The plain-text rendering of ``html``: links as "text (url)", lists, underlined headings."""
+def underline(line: str, rule: str) -> str:
+    """A heading line and its underline, as wide as the heading."""
+    return f"{line}\n{rule * len(line)}"
+
+
+def html_to_text(html: str, underline: Callable[[str, str], str] = underline) -> str:
+    """The plain-text rendering of ``html``: links as "text (url)", lists, underlined headings.
+
+    ``underline(heading, rule)`` writes a heading and its rule (a template's compiler passes one
+    that sizes the rule when the heading holds variables).
+    """
     if not html.strip():
         return ""
     result = get_annotated_text(html, _config())
@@ -56,9 +66,9 @@ def html_to_text(html: str) -> str:
         line_end = text.find("\n", end)
         line_end = len(text) if line_end < 0 else line_end
         line_start = text.rfind("\n", 0, start) + 1
-        width = len(text[line_start:line_end].strip())
-        if rule and width:
-            text = f"{text[:line_end]}\n{rule * width}{text[line_end:]}"
+        heading = text[line_start:line_end].strip()
+        if rule and heading:
+            text = f"{text[:line_start]}{underline(heading, rule)}{text[line_end:]}"
     lines = [line.rstrip() for line in text.splitlines()]
     # inscriptis indents nested blocks; a text email reads best flush with the margin.
     indent = min((len(ln) - len(ln.lstrip(" ")) for ln in lines if ln.strip()), default=0)
