@@ -38,7 +38,8 @@ def compiled_version(
         .values_list("id", flat=True)
     )
     signature_id = mailbox_signature.pk if use_mailbox_signature and mailbox_signature else None
-    key = (version.pk, signature_id, attachment_ids)
+    # created_at too: SQLite may hand a deleted template's version id to a new version.
+    key = (version.pk, version.created_at, signature_id, attachment_ids)
     with _CACHE_LOCK:
         cached = _CACHE.get(key)
     if cached is not None:

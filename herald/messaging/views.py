@@ -244,10 +244,13 @@ def preview(request: HttpRequest, template_id: int) -> HttpResponse:
             )
         except RenderError as exc:
             error = exc.reason
-    if rendered is not None and mailbox is not None:
+    if rendered is not None:
         to = str(variables.get("email") or SAMPLE_VALUES["email"])
         msg = build_message(
-            rendered, from_address=mailbox.from_address, from_name=mailbox.from_name, to=to
+            rendered,
+            from_address=mailbox.from_address if mailbox else "preview@herald.invalid",
+            from_name=mailbox.from_name if mailbox else "",
+            to=to,
         )
         raw = message_bytes(msg).decode("utf-8", "replace")
     send_form = TestSendForm(

@@ -18,7 +18,8 @@ NEWSLETTER = """<html><head><style>h1 { color: navy }</style></head><body>
 <h1>Spring news for ${first_name|you}</h1>
 <p>We opened a <b>new branch</b> in Turin. <a href="https://acme.example/turin">See the map</a>.</p>
 <h2>This month</h2>
-<ul><li>Free check-ups until <i>31 May</i></li><li><a href="https://acme.example/offers">Offers</a> for members</li></ul>
+<ul><li>Free check-ups until <i>31 May</i></li>
+<li><a href="https://acme.example/offers">Offers</a> for members</li></ul>
 <ol><li>Book online</li><li>Come by</li></ol>
 <p>Questions? <a href="mailto:help@acme.example">Write to us</a>.</p>
 </body></html>"""
@@ -34,7 +35,8 @@ def test_the_generated_text_part_of_a_newsletter_reads_well():
     assert "  * Offers (https://acme.example/offers) for members" in text
     assert " 1. Book online\n 2. Come by" in text
     assert "Write to us (help@acme.example)" in text
-    assert "<" not in text and "{" not in text
+    assert "<" not in text
+    assert "{" not in text
     assert "\n\n\n" not in text
 
 
