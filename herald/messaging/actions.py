@@ -147,13 +147,14 @@ def _store(
     return Saved(template, version, report)
 
 
-def _clean_fields(fields: dict[str, Any]) -> dict[str, Any]:
+def _clean_fields(template: Template, fields: dict[str, Any]) -> dict[str, Any]:
     unknown = set(fields) - set(VERSIONED_FIELDS)
     if unknown:
         raise TypeError(f"cannot set {', '.join(sorted(unknown))} on a template")
-    if not str(fields.get("name", "")).strip():
+    merged = {**fields_of(template), **fields}
+    if not str(merged.get("name") or "").strip():
         raise ValidationError({"name": _("Give the template a name.")})
-    return fields
+    return merged
 
 
 @transaction.atomic
@@ -168,7 +169,7 @@ def do_save_template(
     Raises ``TemplateInvalidError`` (nothing saved) when the template has errors.
     """
     template = template if template is not None else Template()
-    merged = {**fields_of(template), **_clean_fields(fields)}
+    merged = _clean_fields(template, fields)
     prepared = prepare(
         source_of(merged, _signature_html(merged.get("signature_id"))), known_columns
     )

@@ -184,3 +184,34 @@ def test_the_edit_form_shows_errors_with_line_and_column(client_for, mike):
     page = client_for(mike).post("/templates/new/", data).content.decode()
     assert "html, line 2, column 4" in page
     assert not Template.objects.exists()
+
+
+def test_the_api_saves_versions_reports_errors_and_renders(api_for, mike, alice):
+    api = api_for(mike)
+    created = api.post(
+        "/api/v1/templates",
+        {"name": "API", "subject": "Hi ${first_name}", "html": "<p>Hi ${first_name}</p>"},
+        content_type="application/json",
+    )
+    assert created.status_code == 201
+    template_id = created.json()["id"]
+    bad = api.patch(
+        f"/api/v1/templates/{template_id}",
+        {"html": "<p>${ x + }</p>"},
+        content_type="application/json",
+    )
+    assert bad.status_code == 422
+    assert bad.json()["detail"][0]["line"] == 1
+    rendered = api.post(
+        f"/api/v1/templates/{template_id}/render",
+        {"variables": {"first_name": "<b>Ana</b>"}},
+        content_type="application/json",
+    ).json()
+    assert rendered["subject"] == "Hi <b>Ana</b>"
+    assert "Hi &lt;b&gt;Ana&lt;/b&gt;" in rendered["html"]
+    missing = api.post(
+        f"/api/v1/templates/{template_id}/render", {}, content_type="application/json"
+    )
+    assert missing.status_code == 422
+    assert "${first_name}" in missing.json()["detail"]
+    assert api_for(alice).get("/api/v1/templates").status_code == 403
