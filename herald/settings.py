@@ -101,6 +101,7 @@ INSTALLED_APPS = [
     "herald.audit",
     "herald.mailboxes",
     "herald.inbound",
+    "herald.messaging",
     "herald.api",
 ]
 
@@ -188,6 +189,11 @@ TASKS = {
 # The sandbox mailbox: a local SMTP server started by `herald run` that keeps what it receives.
 SANDBOX_SMTP_HOST = env_str("HERALD_SANDBOX_SMTP_HOST", "127.0.0.1")
 SANDBOX_SMTP_PORT = env_int("HERALD_SANDBOX_SMTP_PORT", 2525, minimum=0)
+
+# Template attachments: a hard limit on their total size, and a warning above 10 MB (mail servers
+# commonly refuse messages above 10 to 25 MB).
+TEMPLATE_ATTACHMENTS_MAX_MB = env_int("HERALD_TEMPLATE_ATTACHMENTS_MAX_MB", 20, minimum=1)
+TEMPLATE_ATTACHMENTS_WARN_MB = 10
 
 # How old the worker's heartbeat may be before /healthz reports the worker as down.
 WORKER_HEARTBEAT_SECONDS = env_int("HERALD_WORKER_HEARTBEAT_SECONDS", 5, minimum=1)

@@ -24,6 +24,7 @@ class NavItem:
 NAVIGATION: list[NavItem] = [
     NavItem(_("Home"), "home", Role.AGENT, "home"),
     NavItem(_("Sandbox mailbox"), "mailboxes:sandbox", Role.AGENT, "mailboxes"),
+    NavItem(_("Templates"), "messaging:list", Role.MANAGER, "messaging"),
     NavItem(_("History"), "audit:history", Role.MANAGER, "audit"),
     NavItem(_("Users"), "accounts:users", Role.ADMIN, "accounts-users"),
     NavItem(_("Account settings"), "accounts:settings", Role.ADMIN, "accounts-settings"),

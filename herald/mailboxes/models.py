@@ -34,6 +34,15 @@ class Mailbox(models.Model):
     # The sandbox points at the SMTP server `herald run` starts; its port follows the settings.
     is_sandbox = models.BooleanField(default=False, editable=False)
     enabled = models.BooleanField(_("enabled"), default=True)
+    # Appended to messages whose template chooses no signature of its own.
+    signature = models.ForeignKey(
+        "messaging.Signature",
+        verbose_name=_("signature"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="mailboxes",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -4,8 +4,16 @@ import pytest
 
 EXPECTED = {
     "agent": {"Home", "Sandbox mailbox", "API tokens"},
-    "manager": {"Home", "Sandbox mailbox", "History", "API tokens"},
-    "admin": {"Home", "Sandbox mailbox", "History", "Users", "Account settings", "API tokens"},
+    "manager": {"Home", "Sandbox mailbox", "Templates", "History", "API tokens"},
+    "admin": {
+        "Home",
+        "Sandbox mailbox",
+        "Templates",
+        "History",
+        "Users",
+        "Account settings",
+        "API tokens",
+    },
 }
 
 

@@ -1,0 +1,1 @@
+"""Message templates: variables, validation, versions, pure rendering, MIME and invitations."""
