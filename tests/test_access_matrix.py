@@ -29,7 +29,41 @@ EXAMPLES: dict[str, Callable[[dict[str, User]], Any]] = {
     "message_id": lambda personas: (
         store_message("a@example.org", ["b@example.org"], b"Subject: hi\r\n\r\nhello\r\n").pk
     ),
+    "template_id": lambda personas: _template().template.pk,
+    "version_id": lambda personas: _template().version.pk,
+    "signature_id": lambda personas: _signature().pk,
+    "attachment_id": lambda personas: _attachment().pk,
 }
+
+
+def _template():
+    from herald.audit.actors import Actor
+    from herald.messaging.actions import do_save_template
+
+    return do_save_template(
+        Actor.system("test"),
+        None,
+        name="Matrix",
+        subject="Hello ${first_name|there}",
+        html="<p>Hello ${first_name|there}</p>",
+    )
+
+
+def _signature():
+    from herald.audit.actors import Actor
+    from herald.messaging.actions import do_save_signature
+
+    return do_save_signature(Actor.system("test"), None, name="Matrix", html="<p>Bye</p>")
+
+
+def _attachment():
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from herald.audit.actors import Actor
+    from herald.messaging.actions import do_add_attachment
+
+    upload = SimpleUploadedFile("a.txt", b"hello", content_type="text/plain")
+    return do_add_attachment(Actor.system("test"), _template().template, upload)
 
 
 def _token(user: User) -> int:

@@ -42,7 +42,11 @@ def check_role(user: Any, role: Role) -> None:
 
 
 def role_required(role: Role) -> Callable[[V], V]:
-    """Pages for logged-in users holding ``role``: others are sent to log in, or get 403."""
+    """Pages for logged-in users holding ``role``: others are sent to log in, or get 403.
+
+    Put it outermost (above ``require_POST`` and the like) so that access is decided before
+    anything else answers; the role matrix test checks it.
+    """
 
     def decorator(view: V) -> V:
         @wraps(view)

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 
 from herald.accounts.models import Account
@@ -84,8 +84,8 @@ def list_templates(request: HttpRequest) -> list[dict]:
 
 
 @router.post("/templates", auth=auth.MANAGER, response={201: dict})
-def create_template(request: HttpRequest, payload: TemplateIn) -> tuple[int, dict]:
-    return 201, _save(request, None, payload)
+def create_template(request: HttpRequest, payload: TemplateIn) -> Status[dict]:
+    return Status(201, _save(request, None, payload))
 
 
 @router.patch("/templates/{template_id}", auth=auth.MANAGER)

@@ -124,8 +124,8 @@ def template_edit(request: HttpRequest, template_id: int | None = None) -> HttpR
     )
 
 
-@require_POST
 @role_required(Role.MANAGER)
+@require_POST
 def attachment_add(request: HttpRequest, template_id: int) -> HttpResponse:
     template = get_object_or_404(Template, pk=template_id)
     form = AttachmentForm(request.POST, request.FILES)
@@ -143,8 +143,8 @@ def attachment_add(request: HttpRequest, template_id: int) -> HttpResponse:
     return redirect("messaging:edit", template.pk)
 
 
-@require_POST
 @role_required(Role.MANAGER)
+@require_POST
 def attachment_remove(request: HttpRequest, attachment_id: int) -> HttpResponse:
     attachment = get_object_or_404(TemplateAttachment, pk=attachment_id)
     template_id = attachment.template_id
@@ -165,8 +165,8 @@ def versions(request: HttpRequest, template_id: int) -> HttpResponse:
     return render(request, "messaging/versions.html", {"template": template, "versions": shown})
 
 
-@require_POST
 @role_required(Role.MANAGER)
+@require_POST
 def restore(request: HttpRequest, version_id: int) -> HttpResponse:
     version = get_object_or_404(TemplateVersion, pk=version_id)
     try:
@@ -292,8 +292,8 @@ def preview(request: HttpRequest, template_id: int) -> HttpResponse:
     )
 
 
-@require_POST
 @role_required(Role.MANAGER)
+@require_POST
 def send_test(request: HttpRequest, template_id: int) -> HttpResponse:
     template = get_object_or_404(Template.objects.select_related("current_version"), pk=template_id)
     form = TestSendForm(request.POST)
