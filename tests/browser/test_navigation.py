@@ -1,6 +1,7 @@
 """Each role logs in through the real login page and sees the navigation its role allows."""
 
 import pytest
+from playwright.sync_api import expect
 
 EXPECTED = {
     "agent": {"Home", "Sandbox mailbox", "API tokens"},
@@ -30,5 +31,6 @@ def test_a_deactivated_user_cannot_log_in(personas, page, live_server):
     page.fill("#id_username", personas["outsider"].email)
     page.fill("#id_password", "correct horse battery staple")
     page.click("button[type=submit]")
-    assert page.locator("[role=alert]").is_visible()
+    # expect() waits for the answer to the form's POST; is_visible() would race the navigation.
+    expect(page.locator("[role=alert]")).to_be_visible()
     assert page.url.startswith(f"{live_server.url}/login/")
