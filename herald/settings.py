@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "herald.accounts",
     "herald.audit",
     "herald.mailboxes",
+    "herald.contacts",
     "herald.api",
 ]
 
