@@ -41,7 +41,7 @@ from herald.env import env_bool, env_int
 
 logger = logging.getLogger(__name__)
 
-BATCH_ROWS = 10_000
+BATCH_ROWS = 10_000  # rows per transaction; HERALD_IMPORT_BATCH_ROWS overrides it
 SQLITE_CACHE_KB = 120_000  # within the 300 MB the import may use
 Progress = Callable[[ImportJob], None]
 
@@ -117,7 +117,8 @@ def _run(job: ImportJob, runner: str, progress: Progress | None) -> None:
             # A million rows add ~150 MB of index pages; SQLite's default 2 MB page cache would
             # make every index insert a read from disk once the indexes outgrow it.
             cursor.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KB}")
-    batches = pipeline.batches(job, BATCH_ROWS, parallel=parallel_enabled())
+    size = env_int("HERALD_IMPORT_BATCH_ROWS", BATCH_ROWS, minimum=1)
+    batches = pipeline.batches(job, size, parallel=parallel_enabled())
     try:
         for batch in batches:
             _commit(job, runner, writer, batch)
@@ -392,7 +393,7 @@ class _Writer:
         for start in range(0, len(batch.removed_members), 5000):
             ListMember.objects.filter(pk__in=batch.removed_members[start : start + 5000]).delete()
         if batch.contact_updates:
-            self._update_contacts(batch.contact_updates, now)
+            self._update_contacts(batch.contact_updates, timezone.now())
 
     def _bulk(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
         if not rows:
