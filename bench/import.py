@@ -35,11 +35,18 @@ def write_file(path: Path, rows: int, seed: int = 7) -> None:
             email = f"{local}.{i}@domain{i % 2000}.example.com"
             if i % 1000 == 999:
                 email = f"broken-{i}@@nowhere"
-            out.writerow([
-                email, first, rng.choice(LAST), rng.choice(PLANS), rng.choice(CITIES),
-                str(rng.randint(0, 100)), f"2024-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
-                f"C{i:08d}",
-            ])
+            out.writerow(
+                [
+                    email,
+                    first,
+                    rng.choice(LAST),
+                    rng.choice(PLANS),
+                    rng.choice(CITIES),
+                    str(rng.randint(0, 100)),
+                    f"2024-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+                    f"C{i:08d}",
+                ]
+            )
 
 
 def run(argv: list[str]) -> dict:

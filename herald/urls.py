@@ -13,5 +13,6 @@ urlpatterns = [
     path("settings/", include("herald.accounts.urls")),
     path("history/", include("herald.audit.urls")),
     path("mailboxes/", include("herald.mailboxes.urls")),
+    path("contacts/", include("herald.contacts.urls")),
     path("api/v1/", api.urls),
 ]

@@ -47,14 +47,18 @@ def _user(actor: Actor) -> Any:
 
 
 @transaction.atomic
-def do_create_list(actor: Actor, *, name: str, description: str = "", channel: str = "email") -> ContactList:
+def do_create_list(
+    actor: Actor, *, name: str, description: str = "", channel: str = "email"
+) -> ContactList:
     name = name.strip()
     if not name:
         raise ValidationError({"name": _("A list needs a name.")})
     if ContactList.objects.filter(name=name).exists():
         raise ValidationError({"name": _("A list with this name already exists.")})
     contact_list = ContactList.objects.create(name=name, description=description, channel=channel)
-    record(actor, "contact_list.create", contact_list, diff({}, snapshot(contact_list, LIST_FIELDS)))
+    record(
+        actor, "contact_list.create", contact_list, diff({}, snapshot(contact_list, LIST_FIELDS))
+    )
     return contact_list
 
 
@@ -78,7 +82,9 @@ def do_change_list(actor: Actor, contact_list: ContactList, **fields: Any) -> Co
 
 @transaction.atomic
 def do_delete_list(actor: Actor, contact_list: ContactList) -> None:
-    record(actor, "contact_list.delete", contact_list, diff(snapshot(contact_list, LIST_FIELDS), {}))
+    record(
+        actor, "contact_list.delete", contact_list, diff(snapshot(contact_list, LIST_FIELDS), {})
+    )
     contact_list.delete()
 
 
@@ -113,8 +119,13 @@ def do_add_suppression(
     key, is_domain = _suppression_value(value)
     entry, created = Suppression.objects.get_or_create(
         value=key,
-        defaults={"is_domain": is_domain, "reason": reason, "source": source, "note": note,
-                  "created_by": _user(actor)},
+        defaults={
+            "is_domain": is_domain,
+            "reason": reason,
+            "source": source,
+            "note": note,
+            "created_by": _user(actor),
+        },
     )
     if created and source == SuppressionSource.USER:
         record(actor, "suppression.add", entry, {"reason": [None, reason]})
@@ -145,25 +156,46 @@ def do_bulk_add_suppressions(
             result.invalid.append((number, text, " ".join(exc.messages)))
             continue
         wanted[key] = is_domain
-    existing = set(Suppression.objects.filter(value__in=list(wanted)).values_list("value", flat=True))
+    existing = set(
+        Suppression.objects.filter(value__in=list(wanted)).values_list("value", flat=True)
+    )
     new = [
-        Suppression(value=k, is_domain=d, reason=reason, source=SuppressionSource.USER,
-                    created_by=_user(actor))
-        for k, d in wanted.items() if k not in existing
+        Suppression(
+            value=k,
+            is_domain=d,
+            reason=reason,
+            source=SuppressionSource.USER,
+            created_by=_user(actor),
+        )
+        for k, d in wanted.items()
+        if k not in existing
     ]
     Suppression.objects.bulk_create(new, batch_size=1000)
     result.added, result.already = len(new), len(existing)
-    record(actor, "suppression.bulk_add", None, {"added": [None, result.added]},
-           object_type="suppression", object_repr=f"{result.added} entries")
+    record(
+        actor,
+        "suppression.bulk_add",
+        None,
+        {"added": [None, result.added]},
+        object_type="suppression",
+        object_repr=f"{result.added} entries",
+    )
     return result
 
 
 @transaction.atomic
 def do_remove_suppression(actor: Actor, entry: Suppression) -> None:
     """Lets Herald write to the address or domain again: a manager's decision, audited."""
-    record(actor, "suppression.remove", entry, {
-        "value": [entry.value, None], "reason": [entry.reason, None], "source": [entry.source, None],
-    })
+    record(
+        actor,
+        "suppression.remove",
+        entry,
+        {
+            "value": [entry.value, None],
+            "reason": [entry.reason, None],
+            "source": [entry.source, None],
+        },
+    )
     entry.delete()
 
 
@@ -177,11 +209,17 @@ def _set_addresses(contact: Contact, emails: Sequence[str | dict[str, str]]) -> 
         raise ValidationError({"emails": _("At most 3 addresses per contact.")})
     contact.addresses.all().delete()
     for position, item in enumerate(emails, start=1):
-        raw, label = (item, "") if isinstance(item, str) else (item.get("email", ""), item.get("label", ""))
+        raw, label = (
+            (item, "") if isinstance(item, str) else (item.get("email", ""), item.get("label", ""))
+        )
         normalized, error = addresses.validate(raw)
         Address.objects.create(
-            contact=contact, position=position, email=normalized, email_key=normalized.lower(),
-            label=label[:50], state=AddressState.VALID if error is None else AddressState.INVALID,
+            contact=contact,
+            position=position,
+            email=normalized,
+            email_key=normalized.lower(),
+            label=label[:50],
+            state=AddressState.VALID if error is None else AddressState.INVALID,
             error=(error or "")[:300],
         )
 
@@ -218,7 +256,9 @@ def do_upsert_contacts(
         if item.get("external_id"):
             contact = Contact.objects.filter(external_id=item["external_id"]).first()
         if contact is None and not item.get("external_id"):
-            address = Address.objects.filter(email_key=normalized.lower()).order_by("contact_id").first()
+            address = (
+                Address.objects.filter(email_key=normalized.lower()).order_by("contact_id").first()
+            )
             contact = address.contact if address else None
         created = contact is None
         contact = contact or Contact(created_at=now)
@@ -226,7 +266,8 @@ def do_upsert_contacts(
             if name in item and item[name] is not None:
                 setattr(contact, name, item[name] or (None if name == "external_id" else ""))
         contact.fields = {
-            **contact.fields, **{field_name(k): v for k, v in (item.get("fields") or {}).items()}
+            **contact.fields,
+            **{field_name(k): v for k, v in (item.get("fields") or {}).items()},
         }
         contact.updated_at = now
         try:

@@ -28,7 +28,7 @@ ENCODINGS = ("utf-8", "utf-16", "cp1252", "latin-1")
 csv.field_size_limit(FIELD_SIZE_LIMIT)
 
 
-class FileRefused(ValueError):
+class FileRefused(ValueError):  # noqa: N818 # what the user reads: "the file is refused"
     """The file cannot be imported at all; the message says what to fix."""
 
 
@@ -86,7 +86,9 @@ def _scan(path: Path) -> tuple[str, int]:
                     utf8 = False
             if not utf8 and not cp1252_undefined:
                 # Five bytes have no character in Windows-1252; Latin-1 maps every byte.
-                cp1252_undefined = any(b in chunk for b in (b"\x81", b"\x8d", b"\x8f", b"\x90", b"\x9d"))
+                cp1252_undefined = any(
+                    b in chunk for b in (b"\x81", b"\x8d", b"\x8f", b"\x90", b"\x9d")
+                )
     if utf8:
         try:
             decoder.decode(b"", final=True)
@@ -156,8 +158,10 @@ def inspect(path: Path, encoding: str = "") -> FileInfo:
     delimiter = sniff_delimiter(first)
     stream = records(path, read_as, delimiter, start, 0)
     header_record = next(stream, None)
-    if header_record is None or header_record.error or not any(
-        h.strip() for h in header_record.fields
+    if (
+        header_record is None
+        or header_record.error
+        or not any(h.strip() for h in header_record.fields)
     ):
         raise FileRefused("The first line of the file must be a header row naming the columns.")
     header = [h.strip() for h in header_record.fields]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import logging
-
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -46,7 +45,7 @@ SQLITE_CACHE_KB = 120_000  # within the 300 MB the import may use
 Progress = Callable[[ImportJob], None]
 
 
-class LostLease(RuntimeError):
+class LostLease(RuntimeError):  # noqa: N818 # a state, not a failure
     """Another runner took the job over (this one was presumed dead): stop without writing."""
 
 
@@ -188,11 +187,16 @@ def _audit_done(job: ImportJob) -> None:
 
     user = job.created_by
     actor = Actor.for_user(user, via="import") if user else Actor.system("import")
-    record(actor, "contact_list.import", job.contact_list, {
-        "file": [None, job.original_name or Path(job.file).name],
-        "mode": [None, job.mode],
-        **{k: [None, v] for k, v in job.summary().items() if k != "report"},
-    })
+    record(
+        actor,
+        "contact_list.import",
+        job.contact_list,
+        {
+            "file": [None, job.original_name or Path(job.file).name],
+            "mode": [None, job.mode],
+            **{k: [None, v] for k, v in job.summary().items() if k != "report"},
+        },
+    )
 
 
 def report_path(job: ImportJob) -> Path:
@@ -243,7 +247,9 @@ class _Writer:
         rows = list(rows)
         ext_ids = [r.external_id for r in rows if r.external_id]
         keys = [k for r in rows for k in r.valid_keys]
-        by_ext = dict(select_in("SELECT external_id, id FROM contacts_contact", "external_id", ext_ids))
+        by_ext = dict(
+            select_in("SELECT external_id, id FROM contacts_contact", "external_id", ext_ids)
+        )
         by_key: dict[str, int] = {}
         for key, contact_id in select_in(
             "SELECT email_key, contact_id FROM contacts_address", "email_key", keys
@@ -252,16 +258,15 @@ class _Writer:
                 by_key[key] = contact_id  # the oldest contact with this address wins
         ids = list({*by_ext.values(), *by_key.values()})
         members: dict[int, tuple[int, int | None]] = {}
-        for member_id, contact_id, job_id in select_in(
-            "SELECT id, contact_id, import_job_id FROM contacts_listmember "
-            f"WHERE contact_list_id = {int(self.list_id)} AND",
-            "contact_id",
-            ids,
-        ):
+        members_sql = (
+            "SELECT id, contact_id, import_job_id FROM contacts_listmember "  # noqa: S608 # an int
+            f"WHERE contact_list_id = {int(self.list_id)} AND"
+        )
+        for member_id, contact_id, job_id in select_in(members_sql, "contact_id", ids):
             members[contact_id] = (member_id, job_id)
         return by_ext, by_key, members
 
-    def prepare(self, parsed: ParsedBatch) -> Batch:
+    def prepare(self, parsed: ParsedBatch) -> Batch:  # noqa: PLR0912 # one pass per row, all cases
         batch = Batch()
         rows: list[tuple[int, bytes, ContactRow]] = []
         encoding = parsed.encoding
@@ -303,8 +308,12 @@ class _Writer:
             if keys and all(k in suppressed for k in keys):
                 entry = suppressed[keys[0]]
                 batch.rejections.append(
-                    (line, _text(raw, encoding), RejectReason.SUPPRESSED,
-                     f"{keys[0]}: {entry.get_reason_display()} ({entry})")
+                    (
+                        line,
+                        _text(raw, encoding),
+                        RejectReason.SUPPRESSED,
+                        f"{keys[0]}: {entry.get_reason_display()} ({entry})",
+                    )
                 )
                 continue
             if contact_id is None:
@@ -312,8 +321,15 @@ class _Writer:
                 batch.new_contacts.append(self._contact_tuple(new_id, row, now))
                 for position, email, label, error in row.emails:
                     batch.new_addresses.append(
-                        (new_id, position, email, email.lower(), label,
-                         "valid" if error is None else "invalid", (error or "")[:300])
+                        (
+                            new_id,
+                            position,
+                            email,
+                            email.lower(),
+                            label,
+                            "valid" if error is None else "invalid",
+                            (error or "")[:300],
+                        )
                     )
                 if row.external_id:
                     by_ext[row.external_id] = new_id
@@ -369,8 +385,18 @@ class _Writer:
         rejections = [(self.job.pk, *r) for r in batch.rejections]
         self._bulk(
             "contacts_contact",
-            ("id", "external_id", "first_name", "last_name", "company", "language",
-             "timezone", "fields", "created_at", "updated_at"),
+            (
+                "id",
+                "external_id",
+                "first_name",
+                "last_name",
+                "company",
+                "language",
+                "timezone",
+                "fields",
+                "created_at",
+                "updated_at",
+            ),
             batch.new_contacts,
         )
         self._bulk(
@@ -387,9 +413,9 @@ class _Writer:
             "contacts_importrejection", ("job_id", "line", "raw", "reason", "detail"), rejections
         )
         for start in range(0, len(batch.touched_members), 5000):
-            ListMember.objects.filter(
-                pk__in=batch.touched_members[start : start + 5000]
-            ).update(import_job=self.job)
+            ListMember.objects.filter(pk__in=batch.touched_members[start : start + 5000]).update(
+                import_job=self.job
+            )
         for start in range(0, len(batch.removed_members), 5000):
             ListMember.objects.filter(pk__in=batch.removed_members[start : start + 5000]).delete()
         if batch.contact_updates:
@@ -422,8 +448,16 @@ class _Writer:
             changed.append(contact)
         Contact.objects.bulk_update(
             changed,
-            ["external_id", "first_name", "last_name", "company", "language", "timezone",
-             "fields", "updated_at"],
+            [
+                "external_id",
+                "first_name",
+                "last_name",
+                "company",
+                "language",
+                "timezone",
+                "fields",
+                "updated_at",
+            ],
             batch_size=1000,
         )
         existing = {
@@ -436,9 +470,17 @@ class _Writer:
                 state = "valid" if error is None else "invalid"
                 address = existing.get((contact_id, position))
                 if address is None:
-                    new.append(Address(contact_id=contact_id, position=position, email=email,
-                                       email_key=email.lower(), label=label, state=state,
-                                       error=(error or "")[:300]))
+                    new.append(
+                        Address(
+                            contact_id=contact_id,
+                            position=position,
+                            email=email,
+                            email_key=email.lower(),
+                            label=label,
+                            state=state,
+                            error=(error or "")[:300],
+                        )
+                    )
                 else:
                     address.email, address.email_key, address.state = email, email.lower(), state
                     address.error = (error or "")[:300]
@@ -457,5 +499,3 @@ class _Writer:
             import_job_id=self.job.pk
         )
         return stale.delete()[1].get("contacts.ListMember", 0)
-
-

@@ -35,7 +35,7 @@ BUILTIN_VARIABLES = (
 
 
 def field_name(header: str) -> str:
-    """A column header as a variable name: ``"Customer No."`` -> ``customer_no`` (lower_snake_case)."""
+    """A column header as a variable name: ``"Customer No."`` -> ``customer_no``."""
     text = unicodedata.normalize("NFKD", header).encode("ascii", "ignore").decode()
     text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", text)
     name = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
@@ -190,6 +190,9 @@ class ListMember(models.Model):
             models.UniqueConstraint(fields=["contact_list", "contact"], name="list_member_unique")
         ]
         indexes = [models.Index(fields=["contact"], name="list_member_contact")]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} in {self.contact_list_id}"
 
 
 class SuppressionReason(models.TextChoices):
@@ -346,3 +349,6 @@ class ImportRejection(models.Model):
     class Meta:
         ordering = ["line"]
         indexes = [models.Index(fields=["job", "line"], name="import_rejection_job_line")]
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.reason}"

@@ -26,8 +26,9 @@ def _source(job: Any, size: int) -> Generator[ParsedBatch, None, None]:
     yield from parsed_batches(records, job.header, job.columns, size)
 
 
-def _child(args: tuple[str, str, str, int, int, list[str], dict[str, str]], size: int,
-           out: Any) -> None:
+def _child(
+    args: tuple[str, str, str, int, int, list[str], dict[str, str]], size: int, out: Any
+) -> None:
     path, encoding, delimiter, offset, line, header, columns = args
     try:
         records = csvfile.records(Path(path), encoding, delimiter, offset, line)

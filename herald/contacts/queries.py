@@ -14,8 +14,6 @@ from django.db.models import Q, QuerySet
 from herald.contacts.addresses import domain_of
 from herald.contacts.models import Address, Contact, Suppression
 
-
-
 IN_CHUNK = 5000  # values per IN (...) list: well under SQLite's 32,766 bound variables
 
 
@@ -46,7 +44,10 @@ def suppressions_for(emails: Iterable[str]) -> dict[str, Suppression]:
     """
     keys = list(dict.fromkeys(e.strip().lower() for e in emails if e))
     domains = {domain_of(k) for k in keys} - {""}
-    hits = [v for (v,) in select_in("SELECT value FROM contacts_suppression", "value", [*keys, *domains])]
+    hits = [
+        v
+        for (v,) in select_in("SELECT value FROM contacts_suppression", "value", [*keys, *domains])
+    ]
     if not hits:
         return {}
     entries = {s.value: s for s in Suppression.objects.filter(value__in=hits)}
@@ -83,13 +84,11 @@ def search_contacts(text: str, limit: int = 50) -> QuerySet[Contact]:
     text = text.strip()
     contacts = Contact.objects.all()
     if not text:
-        return contacts.order_by("-id")[:limit]  # type: ignore[return-value]
+        return contacts.order_by("-id")[:limit]
     field, eq, value = text.partition("=")
     if eq and field.strip() and " " not in field.strip():
         # A field-value search: a JSON lookup, filtered by the key on both databases.
-        return contacts.filter(**{f"fields__{field.strip()}": value.strip()}).order_by("id")[
-            :limit
-        ]  # type: ignore[return-value]
+        return contacts.filter(**{f"fields__{field.strip()}": value.strip()}).order_by("id")[:limit]
     lower = text.lower()
     ids: set[int] = set()
     ids.update(
@@ -117,4 +116,4 @@ def search_contacts(text: str, limit: int = 50) -> QuerySet[Contact]:
             ids.update(
                 names.filter(prefix(key, lower)).order_by(key).values_list("id", flat=True)[:limit]
             )
-    return Contact.objects.filter(id__in=ids).order_by("last_name", "first_name", "id")[:limit]  # type: ignore[return-value]
+    return Contact.objects.filter(id__in=ids).order_by("last_name", "first_name", "id")[:limit]

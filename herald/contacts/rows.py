@@ -40,11 +40,29 @@ TARGETS = (*CONTACT_TARGETS, *ADDRESS_TARGETS, *LABEL_TARGETS, *FIELD_TARGETS, "
 
 # Header spellings recognised without a saved mapping (compared as lower_snake_case).
 _GUESSES = {
-    "email1": {"email", "e_mail", "email1", "email_1", "mail", "email_address", "adresse_email", "courriel"},
+    "email1": {
+        "email",
+        "e_mail",
+        "email1",
+        "email_1",
+        "mail",
+        "email_address",
+        "adresse_email",
+        "courriel",
+    },
     "email2": {"email2", "email_2", "e_mail_2"},
     "email3": {"email3", "email_3", "e_mail_3"},
     "first_name": {"first_name", "firstname", "first", "given_name", "prenom", "nome", "vorname"},
-    "last_name": {"last_name", "lastname", "last", "surname", "family_name", "nom", "cognome", "nachname"},
+    "last_name": {
+        "last_name",
+        "lastname",
+        "last",
+        "surname",
+        "family_name",
+        "nom",
+        "cognome",
+        "nachname",
+    },
     "company": {"company", "organisation", "organization", "societe", "azienda", "firma"},
     "external_id": {"external_id", "id", "crm_id", "customer_id", "contact_id"},
     "language": {"language", "lang", "langue", "lingua"},
@@ -79,7 +97,7 @@ def mapping_errors(header: Sequence[str], mapping: Mapping[str, str]) -> list[st
     unknown = sorted({t for t in mapping.values() if t not in TARGETS})
     if unknown:
         errors.append(f"Unknown targets: {', '.join(unknown)}.")
-    used = [t for c, t in mapping.items() if c in header and t not in FIELD_TARGETS + ("ignore",)]
+    used = [t for c, t in mapping.items() if c in header and t not in (*FIELD_TARGETS, "ignore")]
     doubled = sorted({t for t in used if used.count(t) > 1})
     if doubled:
         errors.append(f"Several columns are mapped to {', '.join(doubled)}: keep one.")
@@ -119,7 +137,7 @@ class ContactRow(NamedTuple):
 
     @property
     def fields(self) -> dict[str, object]:
-        return json.loads(self.fields_json)  # type: ignore[no-any-return]
+        return json.loads(self.fields_json)  # type: ignore[no-any-return,unused-ignore]
 
 
 class Rejected(NamedTuple):
@@ -152,7 +170,7 @@ class RowParser:
             elif target in FIELD_TARGETS:
                 self.field_plan.append((index, target, field_name(column), column))
 
-    def parse(self, values: Sequence[str]) -> ContactRow | Rejected:
+    def parse(self, values: Sequence[str]) -> ContactRow | Rejected:  # noqa: PLR0911, PLR0912 # one flat pass
         """One record's values, in header order."""
         width = self.width
         if len(values) != width:
@@ -168,7 +186,8 @@ class RowParser:
             value = values[index].strip()
             if len(value) > limit:
                 return Rejected(
-                    RejectReason.TOO_LONG.value, f"{column}: {len(value)} characters, at most {limit}"
+                    RejectReason.TOO_LONG.value,
+                    f"{column}: {len(value)} characters, at most {limit}",
                 )
             contact[target] = value
         fields: dict[str, object] = {}
@@ -181,14 +200,18 @@ class RowParser:
                     RejectReason.TOO_LONG.value,
                     f"{column}: {len(value)} characters, at most {FIELD_VALUE_MAX_LENGTH}",
                 )
-            if target == "field" or target == "field:text":
+            if target in {"field", "field:text"}:
                 fields[name] = value
                 continue
             try:
-                fields[name] = parse_number(value) if target == "field:number" else parse_date(value)
+                fields[name] = (
+                    parse_number(value) if target == "field:number" else parse_date(value)
+                )
             except ValueError:
                 kind = "number" if target == "field:number" else "date"
-                return Rejected(RejectReason.BAD_VALUE.value, f"{column}: {value!r} is not a {kind}")
+                return Rejected(
+                    RejectReason.BAD_VALUE.value, f"{column}: {value!r} is not a {kind}"
+                )
         emails = []
         valid = False
         for index, position in self.address_plan:
@@ -197,7 +220,9 @@ class RowParser:
                 continue
             normalized, error = addresses.validate(raw)
             if len(normalized) > 320:
-                return Rejected(RejectReason.TOO_LONG.value, f"address of {len(normalized)} characters")
+                return Rejected(
+                    RejectReason.TOO_LONG.value, f"address of {len(normalized)} characters"
+                )
             label = ""
             for label_index, label_position in self.label_plan:
                 if label_position == position:
@@ -243,8 +268,11 @@ def parsed_batches(
         last = record
         if record.error:
             items.append(
-                (record.line, b"".join(record.raw_bytes),
-                 Rejected(RejectReason.MALFORMED.value, record.error[:500]))
+                (
+                    record.line,
+                    b"".join(record.raw_bytes),
+                    Rejected(RejectReason.MALFORMED.value, record.error[:500]),
+                )
             )
         elif record.fields and (len(record.fields) > 1 or record.fields[0].strip()):
             items.append((record.line, b"".join(record.raw_bytes), parse(record.fields)))

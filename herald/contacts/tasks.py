@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from functools import partial
 
 from django.db import transaction
 from django.utils import timezone
@@ -40,7 +41,7 @@ def resume_stalled_imports() -> bool:
         )
         for job_id in stalled:
             logger.info("resuming a stalled import", extra={"job": job_id})
-            transaction.on_commit(lambda job_id=job_id: run_import_task.enqueue(job_id))
+            transaction.on_commit(partial(run_import_task.enqueue, job_id))
     return False
 
 

@@ -3,9 +3,27 @@
 import pytest
 
 EXPECTED = {
-    "agent": {"Home", "Sandbox mailbox", "API tokens"},
-    "manager": {"Home", "Sandbox mailbox", "History", "API tokens"},
-    "admin": {"Home", "Sandbox mailbox", "History", "Users", "Account settings", "API tokens"},
+    "agent": {"Home", "Sandbox mailbox", "Contacts", "API tokens"},
+    "manager": {
+        "Home",
+        "Sandbox mailbox",
+        "Contacts",
+        "Contact lists",
+        "Suppression list",
+        "History",
+        "API tokens",
+    },
+    "admin": {
+        "Home",
+        "Sandbox mailbox",
+        "Contacts",
+        "Contact lists",
+        "Suppression list",
+        "History",
+        "Users",
+        "Account settings",
+        "API tokens",
+    },
 }
 
 

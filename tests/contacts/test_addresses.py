@@ -27,7 +27,8 @@ def test_addresses_are_trimmed_and_their_domain_lowered_and_idna_encoded():
 
 def test_an_invalid_address_comes_back_with_a_reason_that_says_what_is_wrong():
     _normalized, error = validate("john@localhost")
-    assert error is not None and "period" in error
+    assert error is not None
+    assert "period" in error
     assert validate("")[1] == "The address is empty."
     assert validate("two@@example.com")[1] is not None
 
@@ -41,8 +42,21 @@ _domain_chars = string.ascii_letters + string.digits + "-.éü_"
     local=st.text(_local_chars, min_size=0, max_size=70),
     domain=st.one_of(
         st.text(_domain_chars, min_size=0, max_size=40),
-        st.sampled_from(["example.com", "EXAMPLE.org", "a.b.c.de", "localhost", "x.test", "1.2.3.4",
-                         "[127.0.0.1]", "xn--bcher-kva.de", "-bad.com", "bad-.com", "a..b.com"]),
+        st.sampled_from(
+            [
+                "example.com",
+                "EXAMPLE.org",
+                "a.b.c.de",
+                "localhost",
+                "x.test",
+                "1.2.3.4",
+                "[127.0.0.1]",
+                "xn--bcher-kva.de",
+                "-bad.com",
+                "bad-.com",
+                "a..b.com",
+            ]
+        ),
     ),
     pad=st.sampled_from(["", " ", "\t", "\u00a0"]),
 )

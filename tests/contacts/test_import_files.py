@@ -36,7 +36,9 @@ def _members(list_name: str) -> set[tuple[str, str]]:
         ("windows1252-pipe.csv", "cp1252", "|"),
     ],
 )
-def test_each_encoding_and_delimiter_is_detected_and_imported(run_import, name, encoding, delimiter):
+def test_each_encoding_and_delimiter_is_detected_and_imported(
+    run_import, name, encoding, delimiter
+):
     job = run_import(name)
     assert job.delimiter == delimiter
     assert (job.encoding, job.imported, job.rejected) == (
@@ -125,6 +127,12 @@ def test_typed_custom_columns_reject_bad_numbers_and_dates(run_import, actor):
     reasons = dict(ImportRejection.objects.filter(job=job).values_list("line", "reason"))
     assert reasons[8] == "bad_value"  # "twelve"
     assert reasons[9] == "bad_value"  # 31/02/2020
-    assert Contact.objects.get(first_name="Good").fields == {"amount": 12.5, "birthday": "1990-05-17"}
-    assert Contact.objects.get(first_name="Second").fields == {"amount": 7, "birthday": "2020-02-01"}
+    assert Contact.objects.get(first_name="Good").fields == {
+        "amount": 12.5,
+        "birthday": "1990-05-17",
+    }
+    assert Contact.objects.get(first_name="Second").fields == {
+        "amount": 7,
+        "birthday": "2020-02-01",
+    }
     assert ContactList.objects.get(name="Customers").members.count() == job.imported

@@ -30,7 +30,9 @@ def _database_url() -> str:
     if connection.vendor == "sqlite":
         return f"sqlite:///{db['NAME']}"
     user = db.get("USER") or "postgres"
-    return f"postgres://{user}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+    return (
+        f"postgres://{user}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+    )
 
 
 def _worker(tmp_path: Path, name: str) -> subprocess.Popen:
@@ -44,7 +46,10 @@ def _worker(tmp_path: Path, name: str) -> subprocess.Popen:
     log = (tmp_path / f"{name}.log").open("w")
     return subprocess.Popen(
         [sys.executable, "-m", "herald.cli", "worker", "--queues", "imports"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
 
 
@@ -77,9 +82,11 @@ def test_an_import_resumes_after_its_worker_is_killed_mid_file(mike, tmp_path):
 
     first = _worker(tmp_path, "first")
     try:
+
         def halfway() -> bool:
             job.refresh_from_db()
-            return ROWS // 5 <= job.rows_done
+            return job.rows_done >= ROWS // 5
+
         _wait(halfway, 120, "the first worker to import a part of the file")
         os.killpg(first.pid, signal.SIGKILL)
         first.wait(10)
@@ -92,9 +99,11 @@ def test_an_import_resumes_after_its_worker_is_killed_mid_file(mike, tmp_path):
 
     second = _worker(tmp_path, "second")
     try:
+
         def finished() -> bool:
             job.refresh_from_db()
             return job.status in {ImportStatus.DONE, ImportStatus.FAILED}
+
         _wait(finished, 180, "the second worker to finish the import")
     finally:
         os.killpg(second.pid, signal.SIGTERM)

@@ -19,8 +19,18 @@ def test_a_100000_row_file_is_imported_whole(run_import, tmp_path):
         out = csv.writer(f, delimiter=";")
         out.writerow(["Email", "First name", "Last name", "Plan", "City", "Score", "Since", "Code"])
         for i in range(ROWS):
-            out.writerow([f"client.{i}@d{i % 300}.example.com", "Zoé", f"N{i}", "gold", "Lyon",
-                          str(i % 100), "2024-03-01", f"C{i}"])
+            out.writerow(
+                [
+                    f"client.{i}@d{i % 300}.example.com",
+                    "Zoé",
+                    f"N{i}",
+                    "gold",
+                    "Lyon",
+                    str(i % 100),
+                    "2024-03-01",
+                    f"C{i}",
+                ]
+            )
     job = run_import(path, list_name="Large")
     assert (job.imported, job.rejected, job.rows_done) == (ROWS, 0, ROWS)
     assert ListMember.objects.filter(contact_list__name="Large").count() == ROWS

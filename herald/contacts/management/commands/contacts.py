@@ -73,7 +73,7 @@ class Command(BaseCommand):
             raise CommandError(f"{file}: {exc}") from None
         except ValidationError as exc:
             raise CommandError(f"{file}: {' '.join(exc.messages)}") from None
-        bar = _ProgressBar(enabled=not quiet and not json or sys.stderr.isatty())
+        bar = _ProgressBar(enabled=(not quiet and not json) or sys.stderr.isatty())
         done = importing.run_import(job.pk, progress=bar.update)
         bar.close()
         if done is None:
