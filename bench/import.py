@@ -9,6 +9,7 @@ import csv
 import json
 import random
 import resource
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -61,7 +62,10 @@ def run(argv: list[str]) -> dict:
         herald(["migrate", "-v0"], env)
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         started = time.perf_counter()
-        done = herald(["contacts", "import", str(path), "--list", "bench", "--json"], env)
+        try:
+            done = herald(["contacts", "import", str(path), "--list", "bench", "--json"], env)
+        except subprocess.CalledProcessError as exc:
+            raise SystemExit(f"the import failed:\n{exc.stderr[-3000:]}") from None
         seconds = time.perf_counter() - started
         summary = json.loads(done.stdout.strip().splitlines()[-1])
     rss = peak_rss_mb(resource.RUSAGE_CHILDREN)
