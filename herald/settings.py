@@ -102,6 +102,7 @@ INSTALLED_APPS = [
     "herald.mailboxes",
     "herald.inbound",
     "herald.messaging",
+    "herald.contacts",
     "herald.api",
 ]
 

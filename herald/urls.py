@@ -13,6 +13,7 @@ urlpatterns = [
     path("settings/", include("herald.accounts.urls")),
     path("history/", include("herald.audit.urls")),
     path("mailboxes/", include("herald.mailboxes.urls")),
+    path("contacts/", include("herald.contacts.urls")),
     path("templates/", include("herald.messaging.urls")),
     path("api/v1/", api.urls),
 ]

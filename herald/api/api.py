@@ -7,7 +7,7 @@ from ninja import NinjaAPI
 from ninja.errors import HttpError
 
 from herald import __version__
-from herald.api import accounts, audit, messaging
+from herald.api import accounts, audit, contacts, messaging
 
 api = NinjaAPI(
     title="Herald API",
@@ -21,6 +21,7 @@ api = NinjaAPI(
 api.add_router("", accounts.router)
 api.add_router("", audit.router)
 api.add_router("", messaging.router)
+api.add_router("", contacts.router)
 
 
 @api.exception_handler(HttpError)

@@ -23,8 +23,11 @@ class NavItem:
 
 NAVIGATION: list[NavItem] = [
     NavItem(_("Home"), "home", Role.AGENT, "home"),
-    NavItem(_("Sandbox mailbox"), "mailboxes:sandbox", Role.AGENT, "mailboxes"),
+    NavItem(_("Contacts"), "contacts:search", Role.AGENT, "contacts"),
+    NavItem(_("Contact lists"), "contacts:lists", Role.MANAGER, "contacts-lists"),
+    NavItem(_("Suppression list"), "contacts:suppressions", Role.MANAGER, "contacts-suppressions"),
     NavItem(_("Templates"), "messaging:list", Role.MANAGER, "messaging"),
+    NavItem(_("Sandbox mailbox"), "mailboxes:sandbox", Role.AGENT, "mailboxes"),
     NavItem(_("History"), "audit:history", Role.MANAGER, "audit"),
     NavItem(_("Users"), "accounts:users", Role.ADMIN, "accounts-users"),
     NavItem(_("Account settings"), "accounts:settings", Role.ADMIN, "accounts-settings"),

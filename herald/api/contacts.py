@@ -1,0 +1,240 @@
+"""API: contact lists, contacts (search, batch upsert), imports, suppression list.
+
+Every operation calls the same actions as the pages (herald.contacts.actions).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from ninja import File, Form, Router, Schema
+from ninja.errors import HttpError
+from ninja.files import UploadedFile
+
+from herald.api import auth
+from herald.api.accounts import validation_error
+from herald.audit.actors import Actor
+from herald.contacts import actions, queries
+from herald.contacts.csvfile import FileRefused
+from herald.contacts.models import Contact, ContactList, ImportJob, ImportMode, Suppression
+
+router = Router(tags=["contacts"])
+
+
+class ListIn(Schema):
+    name: str
+    description: str = ""
+    channel: str = "email"
+
+
+class ListPatch(Schema):
+    name: str | None = None
+    description: str | None = None
+
+
+class ListOut(Schema):
+    id: int
+    name: str
+    description: str
+    channel: str
+    members: int
+
+
+class ContactIn(Schema):
+    external_id: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    company: str | None = None
+    language: str | None = None
+    timezone: str | None = None
+    emails: list[Any] = []
+    fields: dict[str, Any] = {}
+
+
+class UpsertIn(Schema):
+    contacts: list[ContactIn]
+    list_id: int | None = None
+
+
+class UpsertOut(Schema):
+    created: int
+    updated: int
+    errors: list[dict[str, Any]]
+
+
+class SuppressionIn(Schema):
+    value: str
+    reason: str = "manual"
+    note: str = ""
+
+
+class SuppressionOut(Schema):
+    id: int
+    value: str
+    is_domain: bool
+    reason: str
+    source: str
+    created_at: Any
+
+
+class ImportStart(Schema):
+    columns: dict[str, str] | None = None
+    mode: str = ImportMode.ADD
+
+
+def _list_out(contact_list: ContactList) -> dict[str, Any]:
+    return {
+        "id": contact_list.pk,
+        "name": contact_list.name,
+        "description": contact_list.description,
+        "channel": contact_list.channel,
+        "members": contact_list.members.count(),
+    }
+
+
+def _contact_out(contact: Contact) -> dict[str, Any]:
+    return {
+        "id": contact.pk,
+        "external_id": contact.external_id,
+        "variables": contact.variables(),
+        "addresses": [
+            {"position": a.position, "email": a.email, "label": a.label, "state": a.state}
+            for a in contact.addresses.order_by("position")
+        ],
+        "lists": list(contact.memberships.values_list("contact_list__name", flat=True)),
+    }
+
+
+def _job_out(job: ImportJob) -> dict[str, Any]:
+    return {
+        "id": job.pk,
+        "list_id": job.contact_list_id,
+        "status": job.status,
+        "mode": job.mode,
+        "header": job.header,
+        "columns": job.columns,
+        "percent": job.percent,
+        "rows_done": job.rows_done,
+        "rows_total": job.rows_total,
+        **job.summary(),
+        "error": job.error,
+    }
+
+
+@router.get("/lists", auth=auth.MANAGER)
+def get_lists(request: HttpRequest) -> list[dict[str, Any]]:
+    return [_list_out(c) for c in ContactList.objects.all()]
+
+
+@router.post("/lists", response={201: ListOut}, auth=auth.MANAGER)
+def create_list(request: HttpRequest, payload: ListIn) -> tuple[int, dict[str, Any]]:
+    try:
+        created = actions.do_create_list(Actor.for_request(request), **payload.dict())
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+    return 201, _list_out(created)
+
+
+@router.patch("/lists/{list_id}", response=ListOut, auth=auth.MANAGER)
+def change_list(request: HttpRequest, list_id: int, payload: ListPatch) -> dict[str, Any]:
+    contact_list = get_object_or_404(ContactList, pk=list_id)
+    try:
+        actions.do_change_list(
+            Actor.for_request(request), contact_list, **payload.dict(exclude_none=True)
+        )
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+    return _list_out(contact_list)
+
+
+@router.post("/lists/{list_id}/imports", response={201: dict}, auth=auth.MANAGER)
+def upload_import(
+    request: HttpRequest,
+    list_id: int,
+    file: UploadedFile = File(...),  # noqa: B008
+    encoding: str = Form(""),
+) -> tuple[int, dict[str, Any]]:
+    """Uploads a CSV; the answer shows the detected header and mapping. Then POST .../start."""
+    contact_list = get_object_or_404(ContactList, pk=list_id)
+    path = actions.store_upload(file, file.name or "upload.csv")
+    try:
+        job = actions.do_create_import(
+            Actor.for_request(request),
+            contact_list,
+            path,
+            original_name=file.name or "",
+            encoding=encoding,
+        )
+    except FileRefused as exc:
+        path.unlink(missing_ok=True)
+        raise HttpError(422, str(exc)) from None
+    return 201, _job_out(job)
+
+
+@router.post("/imports/{job_id}/start", auth=auth.MANAGER)
+def start_import(request: HttpRequest, job_id: int, payload: ImportStart) -> dict[str, Any]:
+    job = get_object_or_404(ImportJob, pk=job_id)
+    try:
+        actions.do_start_import(
+            Actor.for_request(request), job, columns=payload.columns, mode=payload.mode
+        )
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+    return _job_out(job)
+
+
+@router.get("/imports/{job_id}", auth=auth.MANAGER)
+def get_import(request: HttpRequest, job_id: int) -> dict[str, Any]:
+    job = get_object_or_404(ImportJob, pk=job_id)
+    out = _job_out(job)
+    out["rejections"] = list(job.rejections.values("line", "reason", "detail", "raw")[:1000])
+    return out
+
+
+@router.get("/contacts", auth=auth.AGENT)
+def search(request: HttpRequest, q: str = "") -> list[dict[str, Any]]:
+    return [_contact_out(c) for c in queries.search_contacts(q)]
+
+
+@router.get("/contacts/{int:contact_id}", auth=auth.AGENT)
+def get_contact(request: HttpRequest, contact_id: int) -> dict[str, Any]:
+    return _contact_out(get_object_or_404(Contact, pk=contact_id))
+
+
+@router.post("/contacts/batch", response=UpsertOut, auth=auth.MANAGER)
+def upsert(request: HttpRequest, payload: UpsertIn) -> Any:
+    """Creates or updates up to 1,000 contacts (matched on external id, else first address)."""
+    contact_list = get_object_or_404(ContactList, pk=payload.list_id) if payload.list_id else None
+    try:
+        return actions.do_upsert_contacts(
+            Actor.for_request(request), [c.dict() for c in payload.contacts], contact_list
+        )
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+
+
+@router.get("/suppressions", response=list[SuppressionOut], auth=auth.MANAGER)
+def get_suppressions(request: HttpRequest, q: str = "") -> Any:
+    entries = Suppression.objects.all()
+    if q.strip():
+        entries = entries.filter(queries.prefix("value", q.strip().lower().lstrip("@")))
+    return list(entries[:1000])
+
+
+@router.post("/suppressions", response={201: SuppressionOut}, auth=auth.MANAGER)
+def add_suppression(request: HttpRequest, payload: SuppressionIn) -> Any:
+    try:
+        return 201, actions.do_add_suppression(Actor.for_request(request), **payload.dict())
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+
+
+@router.delete("/suppressions/{entry_id}", response={204: None}, auth=auth.MANAGER)
+def remove_suppression(request: HttpRequest, entry_id: int) -> tuple[int, None]:
+    actions.do_remove_suppression(
+        Actor.for_request(request), get_object_or_404(Suppression, pk=entry_id)
+    )
+    return 204, None

@@ -1,0 +1,387 @@
+"""Changes to contacts, lists, suppressions and imports. Each one transaction; configuration
+changes and suppression removals are audited (an import is one audit event, written when it ends).
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from herald.audit.actions import diff, record, snapshot
+from herald.audit.actors import Actor
+from herald.contacts import addresses, csvfile
+from herald.contacts.models import (
+    MAX_ADDRESSES,
+    Address,
+    AddressState,
+    Contact,
+    ContactList,
+    ImportJob,
+    ImportMapping,
+    ImportMode,
+    ImportStatus,
+    ListMember,
+    Suppression,
+    SuppressionReason,
+    SuppressionSource,
+    field_name,
+)
+from herald.contacts.rows import guess_mapping, mapping_errors
+
+LIST_FIELDS = ("name", "description", "channel")
+MAX_UPSERT = 1000  # contacts per API call
+
+
+def _user(actor: Actor) -> Any:
+    return actor.user
+
+
+@transaction.atomic
+def do_create_list(
+    actor: Actor, *, name: str, description: str = "", channel: str = "email"
+) -> ContactList:
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": _("A list needs a name.")})
+    if ContactList.objects.filter(name=name).exists():
+        raise ValidationError({"name": _("A list with this name already exists.")})
+    contact_list = ContactList.objects.create(name=name, description=description, channel=channel)
+    record(
+        actor, "contact_list.create", contact_list, diff({}, snapshot(contact_list, LIST_FIELDS))
+    )
+    return contact_list
+
+
+@transaction.atomic
+def do_change_list(actor: Actor, contact_list: ContactList, **fields: Any) -> ContactList:
+    before = snapshot(contact_list, LIST_FIELDS)
+    for name, value in fields.items():
+        if name not in LIST_FIELDS:
+            raise ValidationError({name: _("This field cannot be changed.")})
+        setattr(contact_list, name, value.strip() if isinstance(value, str) else value)
+    if not contact_list.name:
+        raise ValidationError({"name": _("A list needs a name.")})
+    if ContactList.objects.filter(name=contact_list.name).exclude(pk=contact_list.pk).exists():
+        raise ValidationError({"name": _("A list with this name already exists.")})
+    contact_list.save()
+    changes = diff(before, snapshot(contact_list, LIST_FIELDS))
+    if changes:
+        record(actor, "contact_list.change", contact_list, changes)
+    return contact_list
+
+
+@transaction.atomic
+def do_delete_list(actor: Actor, contact_list: ContactList) -> None:
+    record(
+        actor, "contact_list.delete", contact_list, diff(snapshot(contact_list, LIST_FIELDS), {})
+    )
+    contact_list.delete()
+
+
+# -- suppression --------------------------------------------------------------------------------
+
+
+def _suppression_value(text: str) -> tuple[str, bool]:
+    """``@example.com`` or ``example.com`` is a domain; anything with a local part an address."""
+    text = text.strip()
+    if text.startswith("@") or ("@" not in text and "." in text):
+        domain = text.lstrip("@")
+        normalized, error = addresses.validate(f"a@{domain}")
+        if error:
+            raise ValidationError({"value": _("%(v)s is not a valid domain.") % {"v": domain}})
+        return addresses.domain_of(normalized), True
+    normalized, error = addresses.validate(text)
+    if error:
+        raise ValidationError({"value": f"{text}: {error}"})
+    return addresses.key(normalized), False
+
+
+@transaction.atomic
+def do_add_suppression(
+    actor: Actor,
+    value: str,
+    *,
+    reason: str = SuppressionReason.MANUAL,
+    source: str = SuppressionSource.USER,
+    note: str = "",
+) -> Suppression:
+    """Adds an address or a domain (``@example.com``) to the do-not-email list (idempotent)."""
+    key, is_domain = _suppression_value(value)
+    entry, created = Suppression.objects.get_or_create(
+        value=key,
+        defaults={
+            "is_domain": is_domain,
+            "reason": reason,
+            "source": source,
+            "note": note,
+            "created_by": _user(actor),
+        },
+    )
+    if created and source == SuppressionSource.USER:
+        record(actor, "suppression.add", entry, {"reason": [None, reason]})
+    return entry
+
+
+@dataclass
+class BulkSuppressionResult:
+    added: int
+    already: int
+    invalid: list[tuple[int, str, str]]  # (line, text, error)
+
+
+@transaction.atomic
+def do_bulk_add_suppressions(
+    actor: Actor, lines: Iterable[str], *, reason: str = SuppressionReason.MANUAL
+) -> BulkSuppressionResult:
+    """One address or domain per line (a CSV's first column); one audit event for the file."""
+    result = BulkSuppressionResult(0, 0, [])
+    wanted: dict[str, bool] = {}
+    for number, line in enumerate(lines, start=1):
+        text = line.split(",")[0].split(";")[0].strip().strip('"')
+        if not text or (number == 1 and "@" not in text and "." not in text):
+            continue  # blank line or a header
+        try:
+            key, is_domain = _suppression_value(text)
+        except ValidationError as exc:
+            result.invalid.append((number, text, " ".join(exc.messages)))
+            continue
+        wanted[key] = is_domain
+    existing = set(
+        Suppression.objects.filter(value__in=list(wanted)).values_list("value", flat=True)
+    )
+    new = [
+        Suppression(
+            value=k,
+            is_domain=d,
+            reason=reason,
+            source=SuppressionSource.USER,
+            created_by=_user(actor),
+        )
+        for k, d in wanted.items()
+        if k not in existing
+    ]
+    Suppression.objects.bulk_create(new, batch_size=1000)
+    result.added, result.already = len(new), len(existing)
+    record(
+        actor,
+        "suppression.bulk_add",
+        None,
+        {"added": [None, result.added]},
+        object_type="suppression",
+        object_repr=f"{result.added} entries",
+    )
+    return result
+
+
+@transaction.atomic
+def do_remove_suppression(actor: Actor, entry: Suppression) -> None:
+    """Lets Herald write to the address or domain again: a manager's decision, audited."""
+    record(
+        actor,
+        "suppression.remove",
+        entry,
+        {
+            "value": [entry.value, None],
+            "reason": [entry.reason, None],
+            "source": [entry.source, None],
+        },
+    )
+    entry.delete()
+
+
+# -- contacts -----------------------------------------------------------------------------------
+
+CONTACT_FIELDS = ("external_id", "first_name", "last_name", "company", "language", "timezone")
+
+
+def _set_addresses(contact: Contact, emails: Sequence[str | dict[str, str]]) -> None:
+    if len(emails) > MAX_ADDRESSES:
+        raise ValidationError({"emails": _("At most 3 addresses per contact.")})
+    contact.addresses.all().delete()
+    for position, item in enumerate(emails, start=1):
+        raw, label = (
+            (item, "") if isinstance(item, str) else (item.get("email", ""), item.get("label", ""))
+        )
+        normalized, error = addresses.validate(raw)
+        Address.objects.create(
+            contact=contact,
+            position=position,
+            email=normalized,
+            email_key=normalized.lower(),
+            label=label[:50],
+            state=AddressState.VALID if error is None else AddressState.INVALID,
+            error=(error or "")[:300],
+        )
+
+
+@dataclass
+class UpsertResult:
+    created: int
+    updated: int
+    errors: list[dict[str, Any]]
+
+
+@transaction.atomic
+def do_upsert_contacts(
+    actor: Actor, items: Sequence[dict[str, Any]], contact_list: ContactList | None = None
+) -> UpsertResult:
+    """Creates or updates up to 1,000 contacts, matched on external id, else on first address.
+
+    Each item: external_id, first_name, last_name, company, language, timezone, emails (up to
+    3 strings or {email, label}), fields (a dict). Bad items are reported, the others applied.
+    """
+    if len(items) > MAX_UPSERT:
+        raise ValidationError({"contacts": _("At most 1,000 contacts per call.")})
+    result = UpsertResult(0, 0, [])
+    now = timezone.now()
+    for index, item in enumerate(items):
+        emails = item.get("emails") or []
+        first = emails[0] if emails else ""
+        first = first if isinstance(first, str) else first.get("email", "")
+        normalized, error = addresses.validate(first) if first else ("", "no email address")
+        if error:
+            result.errors.append({"index": index, "error": error})
+            continue
+        contact = None
+        if item.get("external_id"):
+            contact = Contact.objects.filter(external_id=item["external_id"]).first()
+        if contact is None and not item.get("external_id"):
+            address = (
+                Address.objects.filter(email_key=normalized.lower()).order_by("contact_id").first()
+            )
+            contact = address.contact if address else None
+        created = contact is None
+        contact = contact or Contact(created_at=now)
+        for name in CONTACT_FIELDS:
+            if name in item and item[name] is not None:
+                setattr(contact, name, item[name] or (None if name == "external_id" else ""))
+        contact.fields = {
+            **contact.fields,
+            **{field_name(k): v for k, v in (item.get("fields") or {}).items()},
+        }
+        contact.updated_at = now
+        try:
+            contact.full_clean(exclude=["fields"])
+        except ValidationError as exc:
+            result.errors.append({"index": index, "error": "; ".join(exc.messages)})
+            continue
+        contact.save()
+        _set_addresses(contact, emails)
+        if contact_list is not None:
+            ListMember.objects.get_or_create(contact_list=contact_list, contact=contact)
+        if created:
+            result.created += 1
+        else:
+            result.updated += 1
+    return result
+
+
+# -- imports ------------------------------------------------------------------------------------
+
+
+def _upload_dir() -> Path:
+    path = Path(settings.MEDIA_ROOT) / "imports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def store_upload(source: IO[bytes] | Path, original_name: str) -> Path:
+    """Copies an uploaded file (or a local one) under MEDIA_ROOT/imports: the job reads it from
+    there, possibly after a restart, possibly on another machine sharing the media folder."""
+    target = _upload_dir() / f"{uuid.uuid4().hex}-{Path(original_name).name[-100:]}"
+    if isinstance(source, Path):
+        shutil.copyfile(source, target)
+    else:
+        with target.open("wb") as out:
+            shutil.copyfileobj(source, out, 1 << 20)
+    return target
+
+
+@transaction.atomic
+def do_create_import(
+    actor: Actor,
+    contact_list: ContactList,
+    path: Path,
+    *,
+    original_name: str = "",
+    encoding: str = "",
+    mode: str = ImportMode.ADD,
+) -> ImportJob:
+    """Reads the file's header and preview; raises csvfile.FileRefused for a file that cannot
+    be a contact list. The job waits for its mapping (``do_start_import``)."""
+    info = csvfile.inspect(path, encoding)
+    columns = guess_mapping(info.header)
+    if not any(t.startswith("email") for t in columns.values()) and not any(
+        "@" in value for row in info.preview for value in row
+    ):
+        raise csvfile.FileRefused(
+            _("No column holds email addresses: add an address column (e.g. 'email') to the file.")
+        )
+    return ImportJob.objects.create(
+        contact_list=contact_list,
+        file=str(info.path),
+        original_name=original_name or path.name,
+        size=info.size,
+        mode=mode,
+        encoding=info.encoding,
+        delimiter=info.delimiter,
+        header=info.header,
+        columns=columns,
+        status=ImportStatus.MAPPING,
+        data_offset=info.data_offset,
+        offset=info.data_offset,
+        line=info.header_lines,
+        rows_total=info.lines,
+        created_by=_user(actor),
+    )
+
+
+def preview(job: ImportJob) -> list[list[str]]:
+    return csvfile.inspect(Path(job.file), job.encoding).preview
+
+
+@transaction.atomic
+def do_start_import(
+    actor: Actor,
+    job: ImportJob,
+    *,
+    columns: dict[str, str] | None = None,
+    mode: str | None = None,
+    save_mapping_as: str = "",
+    enqueue: bool = True,
+) -> ImportJob:
+    """Fixes the mapping and mode and queues the job (``enqueue=False``: the caller runs it)."""
+    if job.status != ImportStatus.MAPPING:
+        raise ValidationError(_("This import has already started."))
+    columns = dict(columns if columns is not None else job.columns)
+    errors = mapping_errors(job.header, columns)
+    if errors:
+        raise ValidationError({"columns": errors})
+    if mode is not None:
+        if mode not in ImportMode.values:
+            raise ValidationError({"mode": _("Choose add, update, replace or remove.")})
+        job.mode = mode
+    job.columns = columns
+    job.status = ImportStatus.QUEUED
+    job.save(update_fields=["columns", "mode", "status"])
+    if save_mapping_as.strip():
+        mapping, _created = ImportMapping.objects.update_or_create(
+            name=save_mapping_as.strip(), defaults={"columns": columns}
+        )
+        record(actor, "import_mapping.save", mapping, {"columns": [None, columns]})
+    if enqueue:
+        from herald.contacts.tasks import run_import_task
+
+        job_id = job.pk
+        transaction.on_commit(lambda: run_import_task.enqueue(job_id))
+    return job

@@ -1,0 +1,286 @@
+"""From a CSV record to a contact row, or to the reason it is rejected (pure: no database).
+
+A mapping says what each column of the file is: ``{"E-mail": "email1", "Plan": "field",
+"Amount": "field:number", "Birthday": "field:date", "Notes": "ignore", ...}``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import NamedTuple
+
+from herald.contacts import addresses
+from herald.contacts.csvfile import Record
+from herald.contacts.models import (
+    COMPANY_MAX_LENGTH,
+    EXTERNAL_ID_MAX_LENGTH,
+    FIELD_VALUE_MAX_LENGTH,
+    LABEL_MAX_LENGTH,
+    NAME_MAX_LENGTH,
+    RejectReason,
+    field_name,
+)
+
+CONTACT_TARGETS = {
+    "external_id": EXTERNAL_ID_MAX_LENGTH,
+    "first_name": NAME_MAX_LENGTH,
+    "last_name": NAME_MAX_LENGTH,
+    "company": COMPANY_MAX_LENGTH,
+    "language": 16,
+    "timezone": 64,
+}
+ADDRESS_TARGETS = ("email1", "email2", "email3")
+LABEL_TARGETS = ("label1", "label2", "label3")
+FIELD_TARGETS = ("field", "field:text", "field:number", "field:date")
+TARGETS = (*CONTACT_TARGETS, *ADDRESS_TARGETS, *LABEL_TARGETS, *FIELD_TARGETS, "ignore")
+
+# Header spellings recognised without a saved mapping (compared as lower_snake_case).
+_GUESSES = {
+    "email1": {
+        "email",
+        "e_mail",
+        "email1",
+        "email_1",
+        "mail",
+        "email_address",
+        "adresse_email",
+        "courriel",
+    },
+    "email2": {"email2", "email_2", "e_mail_2"},
+    "email3": {"email3", "email_3", "e_mail_3"},
+    "first_name": {"first_name", "firstname", "first", "given_name", "prenom", "nome", "vorname"},
+    "last_name": {
+        "last_name",
+        "lastname",
+        "last",
+        "surname",
+        "family_name",
+        "nom",
+        "cognome",
+        "nachname",
+    },
+    "company": {"company", "organisation", "organization", "societe", "azienda", "firma"},
+    "external_id": {"external_id", "id", "crm_id", "customer_id", "contact_id"},
+    "language": {"language", "lang", "langue", "lingua"},
+    "timezone": {"timezone", "time_zone", "tz"},
+    "label1": {"label1", "email1_label", "email_label"},
+    "label2": {"label2", "email2_label"},
+    "label3": {"label3", "email3_label"},
+}
+_DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%Y/%m/%d")
+_NUMBER = re.compile(r"[+-]?(\d+([.,]\d*)?|[.,]\d+)")
+
+
+def guess_mapping(header: Sequence[str]) -> dict[str, str]:
+    """A first mapping from the header names: known names to their fields, the rest custom."""
+    mapping: dict[str, str] = {}
+    taken: set[str] = set()
+    for column in header:
+        name = field_name(column)
+        target = next((t for t, names in _GUESSES.items() if name in names), "field")
+        if target in taken:
+            target = "field"
+        if not name:
+            target = "ignore"
+        taken.add(target)
+        mapping[column] = target
+    return mapping
+
+
+def mapping_errors(header: Sequence[str], mapping: Mapping[str, str]) -> list[str]:
+    """What is wrong with a mapping for this header ([] when it can be used)."""
+    errors = []
+    unknown = sorted({t for t in mapping.values() if t not in TARGETS})
+    if unknown:
+        errors.append(f"Unknown targets: {', '.join(unknown)}.")
+    used = [t for c, t in mapping.items() if c in header and t not in (*FIELD_TARGETS, "ignore")]
+    doubled = sorted({t for t in used if used.count(t) > 1})
+    if doubled:
+        errors.append(f"Several columns are mapped to {', '.join(doubled)}: keep one.")
+    if not any(mapping.get(c) in ADDRESS_TARGETS for c in header):
+        errors.append("No column is mapped to an email address (email1): map the address column.")
+    return errors
+
+
+def parse_number(text: str) -> int | float:
+    """``"1234"`` -> 1234, ``"12,5"`` / ``"12.5"`` -> 12.5; raises ValueError otherwise."""
+    compact = text.replace(" ", "").replace("\u00a0", "").replace("'", "")
+    if not _NUMBER.fullmatch(compact):
+        raise ValueError(text)
+    if compact.lstrip("+-").isdigit():
+        return int(compact)
+    return float(compact.replace(",", "."))
+
+
+def parse_date(text: str) -> str:
+    """An ISO date (YYYY-MM-DD) from ISO, DD/MM/YYYY or DD.MM.YYYY; raises ValueError otherwise."""
+    for fmt in _DATE_FORMATS:
+        try:
+            return datetime.strptime(text, fmt).date().isoformat()  # noqa: DTZ007 # a date, no time
+        except ValueError:
+            continue
+    return date.fromisoformat(text).isoformat()
+
+
+class ContactRow(NamedTuple):
+    """A good row. A plain tuple: batches cross from the parsing process by pickle."""
+
+    contact: dict[str, str]  # mapped built-in fields (only the columns present)
+    emails: list[tuple[int, str, str, str | None]]  # (position, normalized, label, error)
+    fields_json: str  # custom fields, as stored
+    external_id: str
+    valid_keys: list[str]  # lower case, EMAIL1 first
+
+    @property
+    def fields(self) -> dict[str, object]:
+        return json.loads(self.fields_json)  # type: ignore[no-any-return,unused-ignore]
+
+
+class Rejected(NamedTuple):
+    reason: str  # a RejectReason value
+    detail: str
+
+
+# One encoder for all rows: json.dumps(..., ensure_ascii=False) builds a new one per call.
+_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+class RowParser:
+    """Turns the records of one file into ContactRow or Rejected, under one mapping."""
+
+    def __init__(self, header: Sequence[str], mapping: Mapping[str, str]) -> None:
+        self.width = len(header)
+        # The columns sorted by kind once, so that parsing a row is a few tight loops.
+        self.contact_plan: list[tuple[int, str, int, str]] = []
+        self.address_plan: list[tuple[int, int]] = []
+        self.label_plan: list[tuple[int, int]] = []
+        self.field_plan: list[tuple[int, str, str, str]] = []
+        for index, column in enumerate(header):
+            target = mapping.get(column, "ignore")
+            if target in CONTACT_TARGETS:
+                self.contact_plan.append((index, target, CONTACT_TARGETS[target], column))
+            elif target in ADDRESS_TARGETS:
+                self.address_plan.append((index, int(target[-1])))
+            elif target in LABEL_TARGETS:
+                self.label_plan.append((index, int(target[-1])))
+            elif target in FIELD_TARGETS:
+                self.field_plan.append((index, target, field_name(column), column))
+
+    def parse(self, values: Sequence[str]) -> ContactRow | Rejected:  # noqa: PLR0911, PLR0912 # one flat pass
+        """One record's values, in header order."""
+        width = self.width
+        if len(values) != width:
+            if len(values) > width and any(v.strip() for v in values[width:]):
+                return Rejected(
+                    RejectReason.MALFORMED.value,
+                    f"{len(values)} values for {width} columns: "
+                    "quote the values that hold the separator",
+                )
+            values = [*values[:width], *[""] * (width - len(values))]
+        contact: dict[str, str] = {}
+        for index, target, limit, column in self.contact_plan:
+            value = values[index].strip()
+            if len(value) > limit:
+                return Rejected(
+                    RejectReason.TOO_LONG.value,
+                    f"{column}: {len(value)} characters, at most {limit}",
+                )
+            contact[target] = value
+        fields: dict[str, object] = {}
+        for index, target, name, column in self.field_plan:
+            value = values[index].strip()
+            if not value:
+                continue
+            if len(value) > FIELD_VALUE_MAX_LENGTH:
+                return Rejected(
+                    RejectReason.TOO_LONG.value,
+                    f"{column}: {len(value)} characters, at most {FIELD_VALUE_MAX_LENGTH}",
+                )
+            if target in {"field", "field:text"}:
+                fields[name] = value
+                continue
+            try:
+                fields[name] = (
+                    parse_number(value) if target == "field:number" else parse_date(value)
+                )
+            except ValueError:
+                kind = "number" if target == "field:number" else "date"
+                return Rejected(
+                    RejectReason.BAD_VALUE.value, f"{column}: {value!r} is not a {kind}"
+                )
+        emails = []
+        valid = False
+        for index, position in self.address_plan:
+            raw = values[index]
+            if not raw or raw.isspace():
+                continue
+            normalized, error = addresses.validate(raw)
+            if len(normalized) > 320:
+                return Rejected(
+                    RejectReason.TOO_LONG.value, f"address of {len(normalized)} characters"
+                )
+            label = ""
+            for label_index, label_position in self.label_plan:
+                if label_position == position:
+                    label = values[label_index].strip()[:LABEL_MAX_LENGTH]
+            emails.append((position, normalized, label, error))
+            valid = valid or error is None
+        if not emails:
+            return Rejected(RejectReason.MISSING.value, "no email address")
+        if not valid:
+            first = emails[0]
+            return Rejected(RejectReason.INVALID_ADDRESS.value, f"{first[1]}: {first[3]}")
+        emails.sort()
+        return ContactRow(
+            contact,
+            emails,
+            _json(fields),
+            contact.get("external_id", ""),
+            [e.lower() for _p, e, _l, err in emails if err is None],
+        )
+
+
+@dataclass
+class ParsedBatch:
+    """Up to ``size`` records of a file, parsed: each item is (line, raw bytes, result)."""
+
+    items: list[tuple[int, bytes, ContactRow | Rejected]]
+    end_offset: int  # the checkpoint after the batch
+    end_line: int
+    records: int  # records read, blank lines excluded
+    encoding: str
+
+
+def parsed_batches(
+    records: Iterable[Record], header: Sequence[str], mapping: Mapping[str, str], size: int
+) -> Iterator[ParsedBatch]:
+    """Groups records into batches of ``size`` parsed rows; blank lines are skipped."""
+    parser = RowParser(header, mapping)
+    parse = parser.parse
+    items: list[tuple[int, bytes, ContactRow | Rejected]] = []
+    count = 0
+    last: Record | None = None
+    for record in records:
+        last = record
+        if record.error:
+            items.append(
+                (
+                    record.line,
+                    b"".join(record.raw_bytes),
+                    Rejected(RejectReason.MALFORMED.value, record.error[:500]),
+                )
+            )
+        elif record.fields and (len(record.fields) > 1 or record.fields[0].strip()):
+            items.append((record.line, b"".join(record.raw_bytes), parse(record.fields)))
+        else:
+            continue
+        count += 1
+        if len(items) >= size:
+            yield ParsedBatch(items, record.end_offset, record.end_line, count, record.encoding)
+            items, count = [], 0
+    if last is not None:
+        yield ParsedBatch(items, last.end_offset, last.end_line, count, last.encoding)

@@ -1,0 +1,20 @@
+from django.urls import path
+
+from herald.contacts import views
+
+app_name = "contacts"
+urlpatterns = [
+    path("", views.contacts, name="search"),
+    path("<int:contact_id>/", views.contact_detail, name="contact"),
+    path("lists/", views.lists, name="lists"),
+    path("lists/<int:list_id>/", views.list_detail, name="list"),
+    path("lists/<int:list_id>/upload/", views.upload, name="upload"),
+    path("lists/<int:list_id>/export.csv", views.export, name="export"),
+    path("imports/<int:job_id>/", views.import_detail, name="import"),
+    path("imports/<int:job_id>/progress/", views.import_progress, name="import_progress"),
+    path("imports/<int:job_id>/rejected.csv", views.import_report, name="import_report"),
+    path("suppressions/", views.suppressions, name="suppressions"),
+    path(
+        "suppressions/<int:entry_id>/remove/", views.suppression_remove, name="suppression_remove"
+    ),
+]

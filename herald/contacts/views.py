@@ -1,0 +1,317 @@
+"""Contact lists, imports with their mapping and progress, contact search and pages, suppression."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Max
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from herald.accounts.access import role_required
+from herald.accounts.models import Role
+from herald.audit.actors import Actor
+from herald.contacts import actions, importing, queries
+from herald.contacts.csvfile import ENCODINGS, FileRefused
+from herald.contacts.models import (
+    Channel,
+    Contact,
+    ContactList,
+    ImportJob,
+    ImportMapping,
+    ImportMode,
+    ImportStatus,
+    ListMember,
+    Suppression,
+    SuppressionReason,
+)
+from herald.contacts.rows import TARGETS
+
+
+def _errors(exc: ValidationError) -> str:
+    return " ".join(exc.messages)
+
+
+@role_required(Role.MANAGER)
+def lists(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        try:
+            created = actions.do_create_list(
+                Actor.for_request(request),
+                name=request.POST.get("name", ""),
+                description=request.POST.get("description", ""),
+                channel=request.POST.get("channel", Channel.EMAIL),
+            )
+        except ValidationError as exc:
+            messages.error(request, _errors(exc))
+        else:
+            return redirect("contacts:list", list_id=created.pk)
+    rows = ContactList.objects.annotate(
+        member_count=Count("members", distinct=True), last_import=Max("imports__finished_at")
+    )
+    return render(request, "contacts/lists.html", {"lists": rows, "channels": Channel.choices})
+
+
+@role_required(Role.MANAGER)
+def list_detail(request: HttpRequest, list_id: int) -> HttpResponse:
+    contact_list = get_object_or_404(ContactList, pk=list_id)
+    if request.method == "POST":
+        try:
+            actions.do_change_list(
+                Actor.for_request(request),
+                contact_list,
+                name=request.POST.get("name", contact_list.name),
+                description=request.POST.get("description", contact_list.description),
+            )
+            messages.success(request, _("Saved."))
+        except ValidationError as exc:
+            messages.error(request, _errors(exc))
+        return redirect("contacts:list", list_id=contact_list.pk)
+    statuses = (
+        ListMember.objects.filter(contact_list=contact_list)
+        .values("status")
+        .annotate(n=Count("id"))
+        .order_by("-n")
+    )
+    return render(
+        request,
+        "contacts/list_detail.html",
+        {
+            "list": contact_list,
+            "member_count": contact_list.members.count(),
+            "statuses": statuses,
+            "imports": contact_list.imports.all()[:10],
+            "members": contact_list.members.select_related("contact").order_by("-id")[:50],
+            "encodings": ENCODINGS,
+        },
+    )
+
+
+@role_required(Role.MANAGER)
+@require_POST
+def upload(request: HttpRequest, list_id: int) -> HttpResponse:
+    contact_list = get_object_or_404(ContactList, pk=list_id)
+    uploaded = request.FILES.get("file")
+    if uploaded is None:
+        messages.error(request, _("Choose a CSV file to upload."))
+        return redirect("contacts:list", list_id=list_id)
+    path = actions.store_upload(uploaded, uploaded.name or "upload.csv")
+    try:
+        job = actions.do_create_import(
+            Actor.for_request(request),
+            contact_list,
+            path,
+            original_name=uploaded.name or "",
+            encoding=request.POST.get("encoding", ""),
+        )
+    except FileRefused as exc:
+        path.unlink(missing_ok=True)
+        messages.error(request, str(exc))
+        return redirect("contacts:list", list_id=list_id)
+    return redirect("contacts:import", job_id=job.pk)
+
+
+@role_required(Role.MANAGER)
+def import_detail(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = get_object_or_404(ImportJob.objects.select_related("contact_list"), pk=job_id)
+    if request.method == "POST" and job.status == ImportStatus.MAPPING:
+        saved = request.POST.get("use_mapping")
+        if saved:
+            mapping = get_object_or_404(ImportMapping, pk=saved)
+            job.columns = {c: mapping.columns.get(c, "ignore") for c in job.header}
+            job.save(update_fields=["columns"])
+            return redirect("contacts:import", job_id=job.pk)
+        columns = {c: request.POST.get(f"col{i}", "ignore") for i, c in enumerate(job.header)}
+        try:
+            actions.do_start_import(
+                Actor.for_request(request),
+                job,
+                columns=columns,
+                mode=request.POST.get("mode", ImportMode.ADD),
+                save_mapping_as=request.POST.get("save_as", ""),
+            )
+        except ValidationError as exc:
+            messages.error(request, _errors(exc))
+        return redirect("contacts:import", job_id=job.pk)
+    context: dict[str, Any] = {"job": job}
+    if job.status == ImportStatus.MAPPING:
+        preview = actions.preview(job)
+        context.update(
+            columns=[
+                (
+                    i,
+                    name,
+                    job.columns.get(name, "ignore"),
+                    [r[i] if i < len(r) else "" for r in preview],
+                )
+                for i, name in enumerate(job.header)
+            ],
+            targets=TARGETS,
+            modes=ImportMode.choices,
+            mappings=ImportMapping.objects.order_by("name"),
+        )
+    else:
+        context["rejections"] = job.rejections.all()[:100]
+    return render(request, "contacts/import.html", context)
+
+
+@role_required(Role.MANAGER)
+def import_progress(request: HttpRequest, job_id: int) -> HttpResponse:
+    """The progress fragment htmx polls every second while the import runs."""
+    job = get_object_or_404(ImportJob, pk=job_id)
+    return render(request, "contacts/_progress.html", {"job": job, **_rates(job)})
+
+
+def _rates(job: ImportJob) -> dict[str, Any]:
+    from django.utils import timezone
+
+    if not job.started_at or not job.rows_done:
+        return {"rate": 0, "eta": None}
+    end = job.finished_at or timezone.now()
+    seconds = max((end - job.started_at).total_seconds(), 0.001)
+    rate = job.rows_done / seconds
+    left = max(job.rows_total - job.rows_done, 0)
+    return {
+        "rate": round(rate),
+        "eta": round(left / rate) if rate and job.status != "done" else None,
+    }
+
+
+@role_required(Role.MANAGER)
+def import_report(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = get_object_or_404(ImportJob, pk=job_id)
+
+    def lines() -> Iterator[str]:
+        buffer: list[str] = []
+
+        class Sink:
+            def write(self, value: str) -> None:
+                buffer.append(value)
+
+        importing.write_rejections_csv(Sink(), job)
+        yield from buffer
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-rejected.csv"'
+    return response  # type: ignore[return-value]  # streamed: the file may be large
+
+
+@role_required(Role.MANAGER)
+def export(request: HttpRequest, list_id: int) -> HttpResponse:
+    contact_list = get_object_or_404(ContactList, pk=list_id)
+
+    class Echo:
+        def write(self, value: str) -> str:
+            return value
+
+    def rows() -> Iterator[str]:
+        out = csv.writer(Echo())
+        members = (
+            ListMember.objects.filter(contact_list=contact_list)
+            .select_related("contact")
+            .prefetch_related("contact__addresses")
+            .order_by("id")
+        )
+        names: list[str] | None = None
+        for member in members.iterator(chunk_size=2000):
+            variables = member.contact.variables()
+            if names is None:
+                names = list(variables)
+                yield out.writerow(["status", *names])
+            yield out.writerow([member.status, *[variables.get(n, "") for n in names]])
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{contact_list.name}.csv"'
+    return response  # type: ignore[return-value]  # streamed: the list may be large
+
+
+@role_required(Role.AGENT)
+def contacts(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "")
+    return render(
+        request,
+        "contacts/search.html",
+        {
+            "query": query,
+            "contacts": queries.search_contacts(query).prefetch_related("addresses"),
+        },
+    )
+
+
+@role_required(Role.AGENT)
+def contact_detail(request: HttpRequest, contact_id: int) -> HttpResponse:
+    contact = get_object_or_404(Contact, pk=contact_id)
+    addresses = list(contact.addresses.order_by("position"))
+    suppressed = queries.suppressions_for(a.email for a in addresses)
+    return render(
+        request,
+        "contacts/contact.html",
+        {
+            "contact": contact,
+            "addresses": [(a, suppressed.get(a.email_key)) for a in addresses],
+            "memberships": contact.memberships.select_related("contact_list"),
+            "fields": sorted(contact.fields.items()),
+            "persons": contact.persons.all(),
+        },
+    )
+
+
+@role_required(Role.MANAGER)
+def suppressions(request: HttpRequest) -> HttpResponse:
+    actor = Actor.for_request(request)
+    if request.method == "POST":
+        try:
+            uploaded = request.FILES.get("file")
+            if uploaded is not None:
+                text = uploaded.read().decode("utf-8-sig", "replace")
+                result = actions.do_bulk_add_suppressions(
+                    actor, text.splitlines(), reason=request.POST.get("reason", "manual")
+                )
+                messages.success(
+                    request,
+                    _("%(added)d added, %(already)d already there, %(bad)d not valid.")
+                    % {
+                        "added": result.added,
+                        "already": result.already,
+                        "bad": len(result.invalid),
+                    },
+                )
+            else:
+                actions.do_add_suppression(
+                    actor,
+                    request.POST.get("value", ""),
+                    reason=request.POST.get("reason", "manual"),
+                    note=request.POST.get("note", ""),
+                )
+                messages.success(request, _("Added."))
+        except ValidationError as exc:
+            messages.error(request, _errors(exc))
+        return redirect("contacts:suppressions")
+    query = request.GET.get("q", "").strip().lower()
+    entries = Suppression.objects.all()
+    if query:
+        entries = entries.filter(queries.prefix("value", query.lstrip("@")))
+    return render(
+        request,
+        "contacts/suppressions.html",
+        {
+            "entries": entries.order_by("value")[:200] if query else entries[:200],
+            "query": query,
+            "reasons": SuppressionReason.choices,
+        },
+    )
+
+
+@role_required(Role.MANAGER)
+@require_POST
+def suppression_remove(request: HttpRequest, entry_id: int) -> HttpResponse:
+    entry = get_object_or_404(Suppression, pk=entry_id)
+    actions.do_remove_suppression(Actor.for_request(request), entry)
+    messages.success(request, _("%(value)s may be emailed again.") % {"value": entry})
+    return redirect("contacts:suppressions")
