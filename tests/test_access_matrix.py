@@ -33,7 +33,47 @@ EXAMPLES: dict[str, Callable[[dict[str, User]], Any]] = {
     "version_id": lambda personas: _template().version.pk,
     "signature_id": lambda personas: _signature().pk,
     "attachment_id": lambda personas: _attachment().pk,
+    "list_id": lambda personas: _list().pk,
+    "contact_id": lambda personas: _contact().pk,
+    "entry_id": lambda personas: _suppression().pk,
+    "job_id": lambda personas: _import_job().pk,
 }
+
+
+def _list():
+    from herald.contacts.models import ContactList
+
+    return ContactList.objects.create(name=f"Matrix {ContactList.objects.count()}")
+
+
+def _contact():
+    from herald.audit.actors import Actor
+    from herald.contacts.actions import do_upsert_contacts
+    from herald.contacts.models import Contact
+
+    do_upsert_contacts(Actor.system("test"), [{"first_name": "Mat", "emails": ["m@example.org"]}])
+    return Contact.objects.latest("pk")
+
+
+def _suppression():
+    from herald.audit.actors import Actor
+    from herald.contacts.actions import do_add_suppression
+
+    return do_add_suppression(Actor.system("test"), "gone@example.org")
+
+
+def _import_job():
+    import tempfile
+    from pathlib import Path
+
+    from herald.audit.actors import Actor
+    from herald.contacts.actions import do_create_import, store_upload
+
+    with tempfile.TemporaryDirectory() as folder:
+        csv = Path(folder) / "people.csv"
+        csv.write_text("email,first_name\na@example.org,Ann\n")
+        stored = store_upload(csv, "people.csv")
+    return do_create_import(Actor.system("test"), _list(), stored)
 
 
 def _template():
@@ -166,7 +206,7 @@ def test_each_role_gets_exactly_the_api_it_may_call(
     import re
 
     required = operation.auth_callbacks[0].role
-    url = re.sub(r"\{(\w+)\}", lambda m: str(EXAMPLES[m.group(1)](personas)), path)
+    url = re.sub(r"\{(?:\w+:)?(\w+)\}", lambda m: str(EXAMPLES[m.group(1)](personas)), path)
     call = lambda client: client.generic(method, url, "{}", content_type="application/json")  # noqa: E731
     assert call(client_for(None)).status_code == 401
     for name, role in ROLES.items():

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from herald.audit.actors import Actor
+from herald.contacts.actions import do_create_list, do_upsert_contacts
 from herald.mailboxes.actions import ensure_sandbox_mailbox
 from herald.mailboxes.models import SandboxMessage
 from herald.mailboxes.sandbox import SandboxServer
@@ -59,6 +60,12 @@ def test_a_manager_creates_previews_restores_and_sends_a_test(
     mike, login, live_server, worker, sandbox_smtp
 ):
     ensure_sandbox_mailbox()
+    customers = do_create_list(Actor.for_user(mike), name="Branch customers")
+    people = [
+        {"first_name": "Ana", "emails": ["ana@example.com"], "fields": {"branch": "Turin"}},
+        {"first_name": "Bruno", "emails": ["bruno@example.com"], "fields": {"branch": "Milan"}},
+    ]
+    do_upsert_contacts(Actor.for_user(mike), people, customers)
     page = login(mike)
     page.goto(f"{live_server.url}/templates/")
     page.click("text=New template")
@@ -73,16 +80,25 @@ def test_a_manager_creates_previews_restores_and_sends_a_test(
     page.click("[data-testid=template-form] button[type=submit]")
     page.get_by_text("Saved as version 2.").wait_for()
 
-    # Preview for two contacts (sample variables edited in the preview box).
+    # Preview for the two contacts of a list, one after the other.
     page.click("text=Preview")
     preview = page.frame_locator("[data-testid=preview-desktop]")
+    with page.expect_navigation():
+        page.select_option("#preview-list", label="Branch customers")
+        page.click("[data-testid=list-form] button[type=submit]")
     for name, branch in [("Ana", "Turin"), ("Bruno", "Milan")]:
-        page.fill("#preview-vars", json.dumps({"first_name": name, "branch": branch}))
-        page.click("[data-testid=vars-form] button[type=submit]")
         assert preview.locator("p").inner_text() == f"Hi {name}! Branch: {branch}."
         assert page.get_by_test_id("subject").inner_text() == f"Your appointment, {name}"
         assert f"Hi {name}! Branch: {branch}." in page.get_by_test_id("text-part").inner_text()
+        page.get_by_test_id("next").click()
     assert page.get_by_test_id("preview-mobile").bounding_box()["width"] < 400
+    # Sample variables work too, for a template no list fits yet.
+    with page.expect_navigation():
+        page.select_option("#preview-list", label="sample variables")
+        page.click("[data-testid=list-form] button[type=submit]")
+    page.fill("#preview-vars", json.dumps({"first_name": "Dora", "branch": "Rome"}))
+    page.click("[data-testid=vars-form] button[type=submit]")
+    assert preview.locator("p").inner_text() == "Hi Dora! Branch: Rome."
 
     # A contact without a branch would be skipped, and the page says why.
     page.fill("#preview-vars", json.dumps({"first_name": "Carla"}))

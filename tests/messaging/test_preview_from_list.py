@@ -15,12 +15,11 @@ pytestmark = [pytest.mark.needs_contacts, pytest.mark.django_db]
 
 
 def test_the_preview_shows_the_contacts_of_a_list_one_after_the_other(client_for, mike):
-    from herald.contacts.models import Contact, ContactList, ListMember
+    from herald.contacts.actions import do_create_list, do_upsert_contacts
 
-    contact_list = ContactList.objects.create(name="Spring")
-    for first_name in ("Ana", "Bruno"):
-        contact = Contact.objects.create(first_name=first_name, email=f"{first_name}@example.com")
-        ListMember.objects.create(contact_list=contact_list, contact=contact)
+    contact_list = do_create_list(Actor.for_user(mike), name="Spring")
+    people = [{"first_name": name, "emails": [f"{name}@example.com"]} for name in ("Ana", "Bruno")]
+    do_upsert_contacts(Actor.for_user(mike), people, contact_list)
     saved = actions.do_save_template(
         Actor.for_user(mike), None, name="T", subject="Hi", html="<p>Hi ${first_name}</p>"
     )
