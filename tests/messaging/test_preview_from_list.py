@@ -1,8 +1,4 @@
-"""The preview draws contacts from a chosen list, next and previous (needs herald.contacts).
-
-Runs once the contacts branch is merged: it creates a list with two members through the
-contacts models and walks the preview from one to the other.
-"""
+"""The preview draws contacts from a chosen list, one after the other."""
 
 from __future__ import annotations
 
@@ -11,7 +7,7 @@ import pytest
 from herald.audit.actors import Actor
 from herald.messaging import actions, queries
 
-pytestmark = [pytest.mark.needs_contacts, pytest.mark.django_db]
+pytestmark = pytest.mark.django_db
 
 
 def test_the_preview_shows_the_contacts_of_a_list_one_after_the_other(client_for, mike):
