@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Router
+from ninja import Router, Status
 from ninja.errors import HttpError
 
 from herald.accounts import actions
@@ -58,7 +58,7 @@ def list_users(request: HttpRequest) -> list[User]:
 
 
 @router.post("/users", response={201: UserCreated}, auth=auth.ADMIN)
-def create_user(request: HttpRequest, payload: UserIn) -> tuple[int, dict]:
+def create_user(request: HttpRequest, payload: UserIn) -> Status[dict]:
     try:
         new = actions.do_create_user(
             Actor.for_request(request),
@@ -70,7 +70,7 @@ def create_user(request: HttpRequest, payload: UserIn) -> tuple[int, dict]:
     except ValidationError as exc:
         raise validation_error(exc) from None
     data = UserOut.from_orm(new.user).dict()
-    return 201, {**data, "generated_password": new.password}
+    return Status(201, {**data, "generated_password": new.password})
 
 
 @router.patch("/users/{user_id}", response=UserOut, auth=auth.ADMIN)
@@ -109,7 +109,7 @@ def list_tokens(request: HttpRequest) -> list[dict]:
 
 
 @router.post("/tokens", response={201: TokenCreated}, auth=auth.AGENT)
-def create_token(request: HttpRequest, payload: TokenIn) -> tuple[int, dict]:
+def create_token(request: HttpRequest, payload: TokenIn) -> Status[dict]:
     user = current_user(request)
     if payload.user_id is not None and payload.user_id != user.pk:
         if not user_has_role(user, Role.ADMIN):
@@ -119,14 +119,14 @@ def create_token(request: HttpRequest, payload: TokenIn) -> tuple[int, dict]:
         new = actions.do_create_api_token(Actor.for_request(request), user, payload.name)
     except ValidationError as exc:
         raise validation_error(exc) from None
-    return 201, {**_token_out(new.token), "token": new.plaintext}
+    return Status(201, {**_token_out(new.token), "token": new.plaintext})
 
 
 @router.delete("/tokens/{token_id}", response={204: None}, auth=auth.AGENT)
-def revoke_token(request: HttpRequest, token_id: int) -> tuple[int, None]:
+def revoke_token(request: HttpRequest, token_id: int) -> Status[None]:
     me = current_user(request)
     tokens = ApiToken.objects.all()
     if not me.has_role(Role.ADMIN):
         tokens = tokens.filter(user=me)
     actions.do_revoke_api_token(Actor.for_request(request), get_object_or_404(tokens, pk=token_id))
-    return 204, None
+    return Status(204, None)
