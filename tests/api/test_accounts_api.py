@@ -44,7 +44,9 @@ def test_a_bad_user_is_a_422_saying_why(api_for, ada, alice):
     )
     assert response.status_code == 422
     assert "already exists" in str(response.json()["detail"])
-    response = client.post("/api/v1/users", {"email": "no-at-sign"}, content_type="application/json")
+    response = client.post(
+        "/api/v1/users", {"email": "no-at-sign"}, content_type="application/json"
+    )
     assert response.status_code == 422
     assert "not a valid email" in str(response.json()["detail"])
     assert not AuditEvent.objects.filter(action="user.create").exists()

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.cookiejar import CookieJar
 from pathlib import Path
 from urllib.error import HTTPError
@@ -48,7 +48,6 @@ class Running:
     env: dict[str, str]
     out_path: Path
     err_path: Path
-    _stdout: str = field(default="")
 
     @property
     def url(self) -> str:
@@ -75,7 +74,8 @@ def start(args: list[str], env: dict[str, str], port: int = 0, smtp_port: int = 
     """Starts ``herald ARGS`` with its output going to files in its data directory."""
     data = Path(env["HERALD_DATA_DIR"])
     data.mkdir(parents=True, exist_ok=True)
-    out_path, err_path = data / f"stdout-{time.monotonic_ns()}", data / f"stderr-{time.monotonic_ns()}"
+    stamp = time.monotonic_ns()
+    out_path, err_path = data / f"stdout-{stamp}", data / f"stderr-{stamp}"
     with out_path.open("w") as out, err_path.open("w") as err:
         process = subprocess.Popen(
             [str(HERALD), *args], env=env, cwd=data, stdout=out, stderr=err, text=True
@@ -129,7 +129,7 @@ class Browser:
     def get(self, path: str) -> tuple[int, bytes]:
         return self._open(Request(self.base + path))
 
-    def get_response(self, path: str):  # noqa: ANN201 (urllib's response type)
+    def get_response(self, path: str):
         return self.opener.open(Request(self.base + path), timeout=20)
 
     def post(self, path: str, data: dict[str, str]) -> tuple[int, bytes]:

@@ -1,4 +1,4 @@
-"""A mistake in the configuration prints one line saying what to fix, and `herald` exits non-zero."""
+"""A mistake in the configuration prints one line saying what to fix; `herald` exits non-zero."""
 
 from __future__ import annotations
 

@@ -8,6 +8,7 @@ import signal
 import smtplib
 import time
 from email.message import EmailMessage
+from urllib.request import Request, urlopen
 
 import pytest
 
@@ -169,3 +170,15 @@ def start_run_web(env: dict[str, str]):
     web = start(["web", "--port", str(port)], env, port)
     wait_until_healthy(web)
     return web
+
+
+def test_herald_run_logs_one_json_object_per_line_with_the_request_id(herald_run):
+    request = Request(herald_run.url + "/healthz", headers={"X-Request-ID": "probe-7"})
+    with urlopen(request, timeout=20) as response:
+        assert response.headers["X-Request-ID"] == "probe-7"
+    herald_run.stop()
+    lines = [json.loads(line) for line in herald_run.stderr().splitlines()]
+    [logged] = [line for line in lines if line.get("request_id") == "probe-7"]
+    assert logged["path"] == "/healthz"
+    assert logged["status"] == 200
+    assert {"time", "level", "logger", "message"} <= set(logged)
