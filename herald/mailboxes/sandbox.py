@@ -30,7 +30,6 @@ def _header(message: Any, name: str, limit: int) -> str:
 
 def store_message(mail_from: str, rcpt_tos: list[str], raw: bytes) -> SandboxMessage:
     """Keeps one received message; header fields are copied out for listing and search."""
-    close_old_connections()
     try:
         parsed = email.message_from_bytes(raw, policy=email.policy.default)
         subject = _header(parsed, "Subject", 500)
@@ -52,6 +51,14 @@ def store_message(mail_from: str, rcpt_tos: list[str], raw: bytes) -> SandboxMes
         )
 
 
+def _store_from_smtp_thread(mail_from: str, rcpt_tos: list[str], raw: bytes) -> None:
+    # The SMTP server's worker threads live long: drop a connection the database closed meanwhile.
+    # (Here, at the thread's entry, not in store_message: there it would close a caller's
+    # connection in the middle of its transaction.)
+    close_old_connections()
+    store_message(mail_from, rcpt_tos, raw)
+
+
 class SandboxHandler:
     async def handle_DATA(  # noqa: N802 (aiosmtpd's hook name)
         self, server: SMTP, session: Session, envelope: Envelope
@@ -59,7 +66,7 @@ class SandboxHandler:
         raw = envelope.original_content or b""
         if isinstance(envelope.content, bytes) and not raw:
             raw = envelope.content
-        await sync_to_async(store_message, thread_sensitive=False)(
+        await sync_to_async(_store_from_smtp_thread, thread_sensitive=False)(
             str(envelope.mail_from), [str(r) for r in envelope.rcpt_tos], raw
         )
         return "250 2.0.0 Message accepted by the Herald sandbox"
