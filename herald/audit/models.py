@@ -9,6 +9,8 @@ from django.utils.translation import gettext_lazy as _
 
 
 class AuditEvent(models.Model):
+    # When ``record`` ran, just before the INSERT: ids follow time, which the history's date
+    # filter relies on (``herald.audit.queries``). Events are never backdated.
     at = models.DateTimeField(_("when"), default=timezone.now)
     actor_user = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from herald.accounts import actions
@@ -88,20 +89,33 @@ def test_filters_by_object_type_object_and_user(client_for, mike, alice, ada, hi
     assert set(re.findall(r'<option value="(\w+)"', page)) >= {"account", "user", "mailbox"}
 
 
-def test_filters_by_date_range_whole_days(client_for, mike, history):
-    now = timezone.now()
-    AuditEvent.objects.filter(action="user.create").update(at=now - timedelta(days=10))
-    AuditEvent.objects.filter(action="mailbox.create").update(at=now - timedelta(days=3))
+def test_filters_by_date_range_whole_days(client_for, mike):
+    # Events recorded over a month, in time order as always (ids follow time).
+    today = timezone.now()
+    for days_ago in (30, 10, 10, 3, 1):
+        with transaction.atomic():
+            event = record(
+                Actor.system("test"),
+                "campaign.start",
+                object_type="campaign",
+                object_repr=f"{days_ago} days ago",
+            )
+        AuditEvent.objects.filter(pk=event.pk).update(at=today - timedelta(days=days_ago))
+
+    def day(days_ago: int) -> str:
+        return (today - timedelta(days=days_ago)).date().isoformat()
+
     client = client_for(mike)
-    ten_days_ago = (now - timedelta(days=10)).date().isoformat()
-    three_days_ago = (now - timedelta(days=3)).date().isoformat()
-    assert _rows(client, since=ten_days_ago, until=ten_days_ago) == ["user.create zoe@example.com"]
-    assert _rows(client, since=ten_days_ago, until=three_days_ago) == [
-        "mailbox.create Sandbox",
-        "user.create zoe@example.com",
+    assert _rows(client, since=day(10), until=day(10)) == ["campaign.start 10 days ago"] * 2
+    assert _rows(client, since=day(10), until=day(3)) == [
+        "campaign.start 3 days ago",
+        "campaign.start 10 days ago",
+        "campaign.start 10 days ago",
     ]
-    assert len(_rows(client, since=now.date().isoformat())) == 4
-    assert len(_rows(client, since="not-a-date")) == 6  # a malformed date is no filter
+    assert _rows(client, since=day(2)) == ["campaign.start 1 days ago"]
+    assert _rows(client, until=day(20)) == ["campaign.start 30 days ago"]
+    assert _rows(client, since=day(0)) == []
+    assert len(_rows(client, since="not-a-date")) == 5  # a malformed date is no filter
 
 
 def _bulk(n: int, **fields) -> None:
@@ -117,8 +131,6 @@ def _bulk(n: int, **fields) -> None:
 
 
 def test_pages_go_back_in_time_by_id_without_gaps_or_repeats(client_for, mike):
-    from django.db import transaction
-
     with transaction.atomic():
         _bulk(120)
     client = client_for(mike)
@@ -138,8 +150,6 @@ def test_pages_go_back_in_time_by_id_without_gaps_or_repeats(client_for, mike):
 
 
 def test_paging_keeps_the_filters(client_for, mike):
-    from django.db import transaction
-
     with transaction.atomic():
         _bulk(60, object_type="template", action="template.change")
         _bulk(60)
@@ -159,8 +169,6 @@ def test_paging_keeps_the_filters(client_for, mike):
 
 
 def test_a_search_of_several_words_needs_all_of_them(mike):
-    from django.db import transaction
-
     with transaction.atomic():
         record(
             Actor.system("test"),
