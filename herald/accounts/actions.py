@@ -74,12 +74,20 @@ def do_change_user(actor: Actor, user: User, **fields: Any) -> User:
     if user.role == Role.ADMIN and (
         fields.get("is_active") is False or fields.get("role", Role.ADMIN) != Role.ADMIN
     ):
-        other_admins = User.objects.filter(role=Role.ADMIN, is_active=True).exclude(pk=user.pk)
-        if not other_admins.exists():
+        # Locking the other admins' rows makes two admins demoting each other at the same time
+        # wait for one another, so that the second one sees the first change and is refused.
+        other_admins = (
+            User.objects.select_for_update()
+            .filter(role=Role.ADMIN, is_active=True)
+            .exclude(pk=user.pk)
+        )
+        if not list(other_admins.values_list("pk", flat=True)):
             raise ValidationError(_("Herald needs at least one active admin."))
     before = snapshot(user, USER_FIELDS)
     for name, value in fields.items():
         setattr(user, name, value)
+    # The API passes raw values: a language or role outside the choices must not be saved.
+    user.full_clean(exclude=["password"])
     user.save()
     changes = diff(before, snapshot(user, USER_FIELDS))
     if changes:

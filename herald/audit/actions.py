@@ -8,7 +8,8 @@ from typing import Any
 from django.db import models, transaction
 
 from herald.audit.actors import Actor
-from herald.audit.models import AuditEvent
+from herald.audit.models import AuditEvent, AuditWord
+from herald.audit.search import event_words
 
 SECRET = "•••"  # noqa: S105  # what the history shows for a secret's before and after
 
@@ -56,8 +57,7 @@ def record(
         object_type = object_type or obj._meta.model_name or ""
         object_id = object_id or str(obj.pk)
         object_repr = object_repr or str(obj)
-    search_text = " ".join([actor.label, action, object_type, object_repr]).lower()
-    return AuditEvent.objects.create(
+    event = AuditEvent.objects.create(
         actor_user=actor.user,
         actor_token=actor.token,
         actor_label=actor.label[:200],
@@ -66,5 +66,9 @@ def record(
         object_id=object_id,
         object_repr=object_repr[:200],
         changes=dict(changes or {}),
-        search_text=search_text[:500],
     )
+    AuditWord.objects.bulk_create(
+        AuditWord(word=word, event=event)
+        for word in event_words(event.actor_label, action, object_type, event.object_repr)
+    )
+    return event

@@ -70,7 +70,8 @@ def _on_task_started(sender: object, task_result: object, **kwargs: object) -> N
 def _on_task_finished(sender: object, task_result: object, **kwargs: object) -> None:
     started, token = _job_started.pop(threading.get_ident(), (None, None))
     task = getattr(task_result, "task", None)
-    name = getattr(task, "name", None) or getattr(getattr(task, "func", None), "__name__", "?")
+    # The dotted path, not the bare function name: two apps may each have a task named "send".
+    name = getattr(task, "module_path", None) or getattr(task, "name", None) or "?"
     status = str(getattr(task_result, "status", "unknown")).lower().rsplit(".", 1)[-1]
     JOBS.labels(name, status).inc()
     if started is not None:

@@ -44,6 +44,9 @@ class Command(BaseCommand):
             raise CommandError(
                 f"no benchmark named {name!r}: choose one of {', '.join(available()) or 'none'}"
             )
+        # Benchmarks import their shared helpers as `from _common import ...`.
+        if str(BENCH_DIR) not in sys.path:
+            sys.path.insert(0, str(BENCH_DIR))
         spec = importlib.util.spec_from_file_location(f"herald_bench_{name}", path)
         if spec is None or spec.loader is None:
             raise CommandError(f"cannot load {path}")
