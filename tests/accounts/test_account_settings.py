@@ -20,7 +20,7 @@ FORM = {
 
 
 def test_an_admin_saves_the_account_settings_and_templates_see_them(client_for, ada):
-    response = client_for(ada).post("/settings/settings/", FORM)
+    response = client_for(ada).post("/settings/account/", FORM)
     assert response.status_code == 302
     account = Account.load()
     assert account.variables() == {
@@ -36,12 +36,12 @@ def test_an_admin_saves_the_account_settings_and_templates_see_them(client_for, 
 
 
 def test_a_wrong_timezone_is_refused_and_nothing_changes(client_for, ada):
-    response = client_for(ada).post("/settings/settings/", {**FORM, "timezone": "Mars/Olympus"})
+    response = client_for(ada).post("/settings/account/", {**FORM, "timezone": "Mars/Olympus"})
     assert response.status_code == 200
     assert Account.load().company_name == ""
     assert not AuditEvent.objects.filter(action="account.change").exists()
 
 
 def test_a_manager_reads_but_cannot_change_the_account_settings(client_for, mike):
-    assert client_for(mike).post("/settings/settings/", FORM).status_code == 403
+    assert client_for(mike).post("/settings/account/", FORM).status_code == 403
     assert Account.load().company_name == ""
