@@ -3,7 +3,7 @@ sender of the dialer arrives). Runs in the worker: web requests never wait on SM
 
 Honours the mailbox's security setting: none, STARTTLS (refused if the server does not offer it:
 credentials must never travel in clear), or TLS from the first byte. The sandbox mailbox goes to
-the sandbox SMTP server the settings name.
+the sandbox SMTP server its row names (the address `herald run` listens on).
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ from __future__ import annotations
 import smtplib
 import ssl
 from collections.abc import Sequence
-
-from django.conf import settings
 
 from herald.mailboxes.models import Mailbox, SmtpSecurity
 
@@ -28,8 +26,7 @@ class SmtpError(Exception):
 
 
 def address_of(mailbox: Mailbox) -> tuple[str, int]:
-    if mailbox.is_sandbox:
-        return settings.SANDBOX_SMTP_HOST, settings.SANDBOX_SMTP_PORT
+    # The sandbox's row carries the port `herald run` really listens on (ensure_sandbox_mailbox).
     return mailbox.smtp_host, mailbox.smtp_port
 
 

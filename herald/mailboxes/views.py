@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -10,7 +9,7 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from herald.accounts.access import role_required
 from herald.accounts.models import Role
-from herald.mailboxes.models import SandboxMessage
+from herald.mailboxes.models import Mailbox, SandboxMessage
 
 
 @role_required(Role.AGENT)
@@ -28,8 +27,7 @@ def sandbox(request: HttpRequest) -> HttpResponse:
         {
             "page": page,
             "query": query,
-            "smtp_host": settings.SANDBOX_SMTP_HOST,
-            "smtp_port": settings.SANDBOX_SMTP_PORT,
+            "sandbox": Mailbox.objects.filter(is_sandbox=True).first(),
         },
     )
 

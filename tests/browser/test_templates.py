@@ -16,10 +16,9 @@ from herald.messaging import actions
 
 
 @pytest.fixture
-def sandbox_smtp(settings) -> Iterator[SandboxServer]:
+def sandbox_smtp(db: None) -> Iterator[SandboxServer]:
     server = SandboxServer("127.0.0.1", 0)
-    settings.SANDBOX_SMTP_PORT = server.start()
-    settings.SANDBOX_SMTP_HOST = "127.0.0.1"
+    ensure_sandbox_mailbox("127.0.0.1", server.start())
     yield server
     server.stop()
 

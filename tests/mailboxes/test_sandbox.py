@@ -108,3 +108,16 @@ def test_outsiders_do_not_read_the_sandbox(client_for):
     response = client_for(None).get(f"/mailboxes/sandbox/{kept.pk}/raw/")
     assert response.status_code == 302
     assert response["Location"].startswith("/login/")
+
+
+@pytest.mark.django_db
+def test_the_sandbox_mailbox_follows_the_port_herald_run_listens_on():
+
+    first = ensure_sandbox_mailbox("127.0.0.1", 2525)
+    moved = ensure_sandbox_mailbox("127.0.0.1", 40125)
+    assert moved.pk == first.pk
+    assert (moved.smtp_host, moved.smtp_port) == ("127.0.0.1", 40125)
+    # A caller that only wants the mailbox does not move it back to the configured default.
+    assert ensure_sandbox_mailbox().smtp_port == 40125
+    change = AuditEvent.objects.get(action="mailbox.change")
+    assert change.changes == {"smtp_port": [2525, 40125]}

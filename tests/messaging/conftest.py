@@ -6,14 +6,14 @@ from collections.abc import Iterator
 
 import pytest
 
+from herald.mailboxes.actions import ensure_sandbox_mailbox
 from herald.mailboxes.sandbox import SandboxServer
 
 
 @pytest.fixture
-def sandbox_smtp(settings) -> Iterator[SandboxServer]:
+def sandbox_smtp(db: None) -> Iterator[SandboxServer]:
     server = SandboxServer("127.0.0.1", 0)
     port = server.start()
-    settings.SANDBOX_SMTP_HOST = "127.0.0.1"
-    settings.SANDBOX_SMTP_PORT = port
+    ensure_sandbox_mailbox("127.0.0.1", port)
     yield server
     server.stop()

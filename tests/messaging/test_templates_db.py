@@ -144,11 +144,9 @@ def test_a_test_send_to_an_unreachable_server_fails_as_temporary(mike, settings)
 
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
-        settings.SANDBOX_SMTP_PORT = probe.getsockname()[1]
+        unreachable = ensure_sandbox_mailbox("127.0.0.1", probe.getsockname()[1])
     with pytest.raises(SmtpError) as failure:
-        send_message(
-            ensure_sandbox_mailbox(), b"Subject: x\r\n\r\nx\r\n", "a@b.example", ["c@d.example"]
-        )
+        send_message(unreachable, b"Subject: x\r\n\r\nx\r\n", "a@b.example", ["c@d.example"])
     assert failure.value.permanent is False
 
 

@@ -13,15 +13,16 @@ from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from herald.audit.actors import Actor
 from herald.contacts import actions, importing
 from herald.contacts.csvfile import ENCODINGS, FileRefused
 from herald.contacts.models import ContactList, ImportJob, ImportMapping, ImportMode
+from herald.core.management.base import HeraldCommand
 
 
-class Command(BaseCommand):
+class Command(HeraldCommand):
     help = "Contact lists from the shell: `herald contacts import FILE.csv --list NAME`."
 
     def add_arguments(self, parser: CommandParser) -> None:

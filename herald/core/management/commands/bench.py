@@ -12,7 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
+
+from herald.core.management.base import HeraldCommand
 
 BENCH_DIR = Path(__file__).resolve().parents[4] / "bench"
 
@@ -21,7 +23,7 @@ def available() -> list[str]:
     return sorted(p.stem for p in BENCH_DIR.glob("*.py") if not p.stem.startswith("_"))
 
 
-class Command(BaseCommand):
+class Command(HeraldCommand):
     help = "Run one benchmark of bench/ and print its figures as one JSON object."
 
     def add_arguments(self, parser: CommandParser) -> None:

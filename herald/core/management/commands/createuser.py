@@ -6,14 +6,15 @@ import os
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from herald.accounts.actions import do_create_user
 from herald.accounts.models import Role
 from herald.audit.actors import Actor
+from herald.core.management.base import HeraldCommand
 
 
-class Command(BaseCommand):
+class Command(HeraldCommand):
     help = "Create a user. The password comes from HERALD_NEW_USER_PASSWORD or is generated."
 
     def add_arguments(self, parser: CommandParser) -> None:

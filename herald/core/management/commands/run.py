@@ -7,16 +7,17 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from herald.accounts.actions import ensure_first_admin
 from herald.core import serving
+from herald.core.management.base import HeraldCommand
 from herald.core.worker import HeraldWorker
 from herald.mailboxes.actions import ensure_sandbox_mailbox
 from herald.mailboxes.sandbox import SandboxServer
 
 
-class Command(BaseCommand):
+class Command(HeraldCommand):
     help = "Run web, worker and the sandbox mailbox in one process (SQLite by default)."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -39,8 +40,6 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"  password: {first.password}   (shown only now; change it under Users)"
                 )
-        ensure_sandbox_mailbox()
-
         sandbox = None
         if not no_sandbox:
             sandbox = SandboxServer(settings.SANDBOX_SMTP_HOST, settings.SANDBOX_SMTP_PORT)
@@ -53,6 +52,10 @@ class Command(BaseCommand):
                     f"({exc.strerror or exc}): set HERALD_SANDBOX_SMTP_PORT to a free port"
                 ) from None
 
+        if sandbox is not None:
+            ensure_sandbox_mailbox(settings.SANDBOX_SMTP_HOST, sandbox.port)
+        else:
+            ensure_sandbox_mailbox()
         worker = HeraldWorker()
         worker.start()
         database = settings.DATABASES["default"]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 
 from herald.core import serving
+from herald.core.management.base import HeraldCommand
 
 
-class Command(BaseCommand):
+class Command(HeraldCommand):
     help = "Serve the web interface and API (ASGI, uvicorn)."
 
     def add_arguments(self, parser: CommandParser) -> None:

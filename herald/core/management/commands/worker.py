@@ -5,12 +5,13 @@ from __future__ import annotations
 import signal
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 
+from herald.core.management.base import HeraldCommand
 from herald.core.worker import HeraldWorker
 
 
-class Command(BaseCommand):
+class Command(HeraldCommand):
     help = "Run the background worker until SIGTERM or Ctrl-C (work in progress is finished)."
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -12,8 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
+from herald.core.management.base import HeraldCommand
 from herald.inbound.classify import UnreadableMessage, classify
 
 
@@ -29,7 +30,7 @@ def classify_file(path: str) -> dict[str, Any]:
         return {"file": path, "kind": "error", "error": f"not an email message: {exc}"}
 
 
-class Command(BaseCommand):
+class Command(HeraldCommand):
     help = "Inbound mail tools: `herald mail classify FILE.eml ...` prints one JSON line per file."
 
     def add_arguments(self, parser: CommandParser) -> None:
