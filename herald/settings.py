@@ -101,6 +101,7 @@ INSTALLED_APPS = [
     "herald.audit",
     "herald.mailboxes",
     "herald.inbound",
+    "herald.dialer",
     "herald.api",
 ]
 
