@@ -130,9 +130,7 @@ def dns_record(private_key: str | bytes | PrivateKey) -> str:
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
         return f"v=DKIM1; k=rsa; p={base64.b64encode(public).decode('ascii')}"
-    raw = key.public_key().public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw
-    )
+    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return f"v=DKIM1; k=ed25519; p={base64.b64encode(raw).decode('ascii')}"
 
 
@@ -166,7 +164,9 @@ def canonical_header(field: bytes) -> bytes:
     CRLF, without the final CRLF): ``lowercase-name:value`` with the value unfolded, whitespace
     runs as one space, none around the value; ends with CRLF."""
     name, _, value = field.partition(b":")
-    value = _WSP_RUN.sub(b" ", value.replace(b"\r\n", b"")).strip(b" ")
+    if b"\r\n" in value or b"\t" in value or b"  " in value:
+        value = _WSP_RUN.sub(b" ", value.replace(b"\r\n", b""))
+    value = value.strip(b" ")
     return name.rstrip(b" \t").lower() + b":" + value + b"\r\n"
 
 
@@ -210,9 +210,7 @@ class DkimSigner:
             )
         if "from" not in {h.lower() for h in headers}:
             raise DkimError("a DKIM signature must cover the From header (RFC 6376 5.4)")
-        self.key = (
-            private_key if isinstance(private_key, PrivateKey) else load_key(private_key)
-        )
+        self.key = private_key if isinstance(private_key, PrivateKey) else load_key(private_key)
         self.kind = key_kind(self.key)
         self.algorithm = "rsa-sha256" if self.kind == "rsa" else "ed25519-sha256"
         self.domain = domain
@@ -222,7 +220,14 @@ class DkimSigner:
     def signature(self, message: bytes, timestamp: int | None = None) -> bytes:
         """The ``DKIM-Signature:`` header field (folded, ending with CRLF) to put on top of
         ``wire_form(message)``; ``timestamp`` (seconds since the epoch) becomes ``t=``."""
+        return self._signature(wire_form(message), timestamp)
+
+    def sign(self, message: bytes, timestamp: int | None = None) -> bytes:
+        """``message`` in wire form with its DKIM-Signature on top: the bytes to send."""
         message = wire_form(message)
+        return self._signature(message, timestamp) + message
+
+    def _signature(self, message: bytes, timestamp: int | None) -> bytes:
         fields, body = split_message(message)
         by_name: dict[bytes, list[bytes]] = {}
         for name, field in fields:
@@ -261,11 +266,6 @@ class DkimSigner:
         b64 = base64.b64encode(raw)
         folded = b"\r\n ".join(b64[i : i + FOLD_AT - 4] for i in range(0, len(b64), FOLD_AT - 4))
         return b"DKIM-Signature:" + value + folded + b"\r\n"
-
-    def sign(self, message: bytes, timestamp: int | None = None) -> bytes:
-        """``message`` in wire form with its DKIM-Signature on top: the bytes to send."""
-        message = wire_form(message)
-        return self.signature(message, timestamp) + message
 
 
 def _fold_list(prefix: bytes, names: list[bytes]) -> bytes:
