@@ -24,7 +24,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
-from herald.dialer.wire import wire_form
+from herald.dialer.wire import WireMessage, wire_form
 
 KeyKind = Literal["rsa", "ed25519"]
 RSA_BITS = 2048  # what receivers expect today (RFC 8301: at least 1024, 2048 recommended)
@@ -222,10 +222,10 @@ class DkimSigner:
         ``wire_form(message)``; ``timestamp`` (seconds since the epoch) becomes ``t=``."""
         return self._signature(wire_form(message), timestamp)
 
-    def sign(self, message: bytes, timestamp: int | None = None) -> bytes:
+    def sign(self, message: bytes, timestamp: int | None = None) -> WireMessage:
         """``message`` in wire form with its DKIM-Signature on top: the bytes to send."""
         message = wire_form(message)
-        return self._signature(message, timestamp) + message
+        return WireMessage(self._signature(message, timestamp) + message)
 
     def _signature(self, message: bytes, timestamp: int | None) -> bytes:
         fields, body = split_message(message)

@@ -25,6 +25,7 @@ import base64
 import collections
 import contextlib
 import logging
+import re
 import socket
 import ssl
 import threading
@@ -40,6 +41,7 @@ logger = logging.getLogger(__name__)
 
 Security = Literal["none", "starttls", "tls"]
 MAX_REPLY_LINES = 100  # a server sending more lines than this in one reply is broken
+_UNSAFE_IN_ADDRESS = re.compile(r"[\s<>]")
 MAX_LINE = 8192  # RFC 5321 4.5.3.1.5 says 512 for replies; be lenient, never unbounded
 
 
@@ -71,7 +73,7 @@ class SmtpConfig:
 
 def _address_problem(address: str) -> str | None:
     # Addresses go into command lines: a CR, LF or angle bracket would inject commands.
-    if any(c in address for c in "\r\n<>") or any(c.isspace() for c in address):
+    if _UNSAFE_IN_ADDRESS.search(address):
         return f"the address {address!r} contains characters SMTP cannot carry"
     return None
 
@@ -99,10 +101,18 @@ class SmtpConnection:
         self.writer: asyncio.StreamWriter | None = None
         self.extensions: dict[str, str] = {}
         self.sent_count = 0
+        # Taken from the pool and not yet answered: the server may have hung up while it was
+        # idle, which says nothing about the message tried on it.
+        self.untested = False
 
     @property
     def open(self) -> bool:
-        return self.writer is not None and not self.writer.is_closing()
+        return (
+            self.writer is not None
+            and not self.writer.is_closing()
+            and self.reader is not None
+            and not self.reader.at_eof()
+        )
 
     async def connect(self) -> None:
         """Opens the session; raises ``SendError`` (stage connect) with the server's words."""
@@ -201,25 +211,33 @@ class SmtpConnection:
         self._streams()[1].write(data)
 
     async def reply(self, what: str) -> tuple[int, list[str]]:
-        """One (possibly multi-line) reply: its code and its text lines without the codes."""
+        """One (possibly multi-line) reply: its code and its text lines without the codes;
+        ``_ConnectionDroppedError`` when none comes within the timeout."""
+        try:
+            async with asyncio.timeout(self.config.timeout):
+                return await self.read_reply(what)
+        except TimeoutError:
+            raise self.timed_out(what) from None
+
+    def timed_out(self, what: str) -> _ConnectionDroppedError:
+        return _ConnectionDroppedError(f"no reply to {what} within {self.config.timeout:g} s")
+
+    async def read_reply(self, what: str) -> tuple[int, list[str]]:
+        """``reply()`` for callers that set one timeout over several replies (a timeout costs
+        a timer handle: one per pipelined group, not one per reply)."""
         reader = self._streams()[0]
         lines: list[str] = []
         try:
-            async with asyncio.timeout(self.config.timeout):
-                while True:
-                    raw = await reader.readline()
-                    if not raw.endswith(b"\n"):
-                        raise _ConnectionDroppedError(
-                            f"connection closed by the server awaiting {what}"
-                        )
-                    line = raw.rstrip(b"\r\n").decode("utf-8", "replace")
-                    lines.append(line[4:])
-                    if line[3:4] != "-" or len(lines) >= MAX_REPLY_LINES:
-                        break
-        except TimeoutError:
-            raise _ConnectionDroppedError(
-                f"no reply to {what} within {self.config.timeout:g} s"
-            ) from None
+            while True:
+                raw = await reader.readline()
+                if not raw.endswith(b"\n"):
+                    raise _ConnectionDroppedError(
+                        f"connection closed by the server awaiting {what}"
+                    )
+                line = raw.rstrip(b"\r\n").decode("utf-8", "replace")
+                lines.append(line[4:])
+                if line[3:4] != "-" or len(lines) >= MAX_REPLY_LINES:
+                    break
         except (OSError, ValueError, asyncio.LimitOverrunError) as exc:
             raise _ConnectionDroppedError(f"connection lost awaiting {what}: {exc}") from None
         try:
@@ -412,6 +430,7 @@ class SmtpPool:
                     connection = None
         finally:
             if connection is not None and connection.open:
+                connection.untested = True
                 self.idle.append(connection)
 
     async def _connection(self, work: _Batch) -> SmtpConnection | None:
@@ -441,8 +460,15 @@ class SmtpPool:
                 outcome, refused = await self._envelope_replies(connection, current.commands)
             except _ConnectionDroppedError as exc:
                 # Nothing of this message's content went out: it may go on another connection.
-                _unsent(work, current.index, str(exc))
+                if connection.untested:
+                    work.queue.appendleft(current.index)  # a stale pooled connection
+                else:
+                    _unsent(work, current.index, str(exc))
                 return False
+            if connection.untested and outcome is not None and outcome.code == 421:
+                work.queue.appendleft(current.index)  # it said goodbye while idle
+                return False
+            connection.untested = False
             if outcome is not None:
                 work.done(current.index, outcome)
                 try:
@@ -499,8 +525,17 @@ class SmtpPool:
         """Reads the replies to MAIL, each RCPT and DATA (all written already when pipelining;
         otherwise written here one by one, MAIL being out). Returns (None, refused recipients)
         when the server said 354 and waits for the content, or the outcome that ends it."""
+        try:
+            async with asyncio.timeout(self.config.timeout):
+                return await self._transaction_replies(connection, commands)
+        except TimeoutError:
+            raise connection.timed_out("MAIL, RCPT or DATA") from None
+
+    async def _transaction_replies(
+        self, connection: SmtpConnection, commands: list[bytes]
+    ) -> tuple[Outcome | None, dict[str, tuple[int, str]]]:
         pipelined = connection.pipelining
-        code, lines = await connection.reply("MAIL FROM")
+        code, lines = await connection.read_reply("MAIL FROM")
         failure: Outcome | None = None
         if code != 250:
             failure = Outcome.from_reply(code, "\n".join(lines), "mail")
@@ -511,7 +546,7 @@ class SmtpPool:
         for line in commands[1:-1]:
             if not pipelined:
                 connection.write(line)
-            code, lines = await connection.reply("RCPT TO")
+            code, lines = await connection.read_reply("RCPT TO")
             if code in (250, 251):
                 accepted += 1
             else:
@@ -520,13 +555,13 @@ class SmtpPool:
         if pipelined or accepted:  # without pipelining, no DATA when no recipient was accepted
             if not pipelined:
                 connection.write(commands[-1])
-            code, lines = await connection.reply("DATA")
+            code, lines = await connection.read_reply("DATA")
             if code == 354 and failure is None and accepted:
                 return None, refused
             if code == 354:
                 # The server wants content we will not send (nothing was accepted): end it empty.
                 connection.write(b".\r\n")
-                await connection.reply("the end of an aborted message")
+                await connection.read_reply("the end of an aborted message")
         if failure is not None:
             return failure, refused
         if not accepted:

@@ -12,12 +12,21 @@ import re
 _LINE_END = re.compile(rb"\r\n|\r|\n")
 
 
-def wire_form(message: bytes) -> bytes:
-    """``message`` with every line ending a CRLF and a final CRLF; unchanged (no copy) when it
-    already is, which is the common case of Herald's own MIME writer."""
+class WireMessage(bytes):
+    """Bytes known to be in wire form: ``wire_form`` returns them as they are, without scanning
+    them again (the signer's output goes to the transport that way)."""
+
+    __slots__ = ()
+
+
+def wire_form(message: bytes) -> WireMessage:
+    """``message`` with every line ending a CRLF and a final CRLF (scanned once: a message that
+    is a ``WireMessage`` already is returned as it is)."""
+    if type(message) is WireMessage:
+        return message
     crlf = message.count(b"\r\n")
     if message.count(b"\r") != crlf or message.count(b"\n") != crlf:
         message = _LINE_END.sub(b"\r\n", message)
     if message and not message.endswith(b"\r\n"):
         message += b"\r\n"
-    return message
+    return WireMessage(message)

@@ -153,13 +153,14 @@ class SmtpServer:
         starttls: ssl.SSLContext | None = None,
         users: dict[str, str] | None = None,
         behaviour: Behaviour | None = None,
+        idle_timeout: float = 300,
     ) -> None:
         self.behaviour = behaviour or Behaviour()
         self.handler = Handler(self.behaviour)
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.users = users
-        kwargs: dict[str, Any] = {"hostname": "test.smtpd"}
+        kwargs: dict[str, Any] = {"hostname": "test.smtpd", "timeout": idle_timeout}
         if starttls is not None:
             kwargs["tls_context"] = starttls
         if users is not None:

@@ -98,6 +98,22 @@ def test_every_failure_gets_its_own_outcome_and_no_message_is_lost(
     assert delivered == reported
 
 
+def test_a_pooled_connection_the_server_closed_while_idle_is_replaced_without_a_failure() -> None:
+    smtpd = SmtpServer(idle_timeout=0.3)
+    try:
+        with SmtpTransport(plain(smtpd.port, max_connections=2)) as transport:
+            assert all(o.sent for o in transport.send([envelope("a@example.com", 1)] * 2))
+            time.sleep(1.0)  # the server hangs up on the idle pooled connections meanwhile
+            later = transport.send([envelope("b@example.com", 2), envelope("c@example.com", 3)])
+        assert all(o.sent for o in later), later
+        assert sorted(r.rcpt_tos[0] for r in smtpd.received[2:]) == [
+            "b@example.com",
+            "c@example.com",
+        ]
+    finally:
+        smtpd.stop()
+
+
 def test_a_reply_slower_than_the_timeout_is_a_temporary_failure_and_the_rest_goes_on(
     server: SmtpServer,
 ) -> None:
