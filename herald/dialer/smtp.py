@@ -292,9 +292,14 @@ class SmtpConnection:
     def pipelining(self) -> bool:
         return self.config.pipelining and "pipelining" in self.extensions
 
-    async def rset(self) -> None:
-        self.write(b"RSET\r\n")
-        await self.reply("RSET")
+    async def rset(self) -> bool:
+        """Ends a failed transaction; returns whether the connection is still usable."""
+        try:
+            self.write(b"RSET\r\n")
+            code, _ = await self.reply("RSET")
+        except _ConnectionDroppedError:
+            return False
+        return code == 250
 
     async def close(self) -> None:
         writer, self.writer = self.writer, None
@@ -458,24 +463,20 @@ class SmtpPool:
         while current is not None:
             try:
                 outcome, refused = await self._envelope_replies(connection, current.commands)
+                stale = connection.untested and outcome is not None and outcome.code == 421
             except _ConnectionDroppedError as exc:
                 # Nothing of this message's content went out: it may go on another connection.
-                if connection.untested:
-                    work.queue.appendleft(current.index)  # a stale pooled connection
-                else:
+                if not connection.untested:
                     _unsent(work, current.index, str(exc))
-                return False
-            if connection.untested and outcome is not None and outcome.code == 421:
-                work.queue.appendleft(current.index)  # it said goodbye while idle
+                    return False
+                stale = True
+            if stale:  # the server hung up on the pooled connection while it was idle
+                work.queue.appendleft(current.index)
                 return False
             connection.untested = False
             if outcome is not None:
                 work.done(current.index, outcome)
-                try:
-                    await connection.rset()
-                except _ConnectionDroppedError:
-                    return False
-                return True
+                return await connection.rset()
             current = await self._content(connection, work, current, refused)
             if current is _CLOSED:
                 return False
