@@ -133,7 +133,7 @@ def cpu_seconds(who: int) -> float:
 
 def run(argv: list[str]) -> dict:
     parser = argparse.ArgumentParser(prog="herald bench smtp")
-    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--client", choices=sorted(CLIENTS), default="herald")
     parser.add_argument("--server", choices=["sink", "aiosmtpd"], default="sink")

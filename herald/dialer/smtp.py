@@ -508,13 +508,14 @@ class SmtpPool:
             # The content went out: it may have arrived. Temporary, never silently dropped.
             work.done(current.index, Outcome(Status.TEMPORARY, None, str(exc), "data"))
             if following is not None:
-                _unsent(work, following.index, "connection lost before sending")
+                # Lost with the message before it, which got its outcome: no retry used up.
+                work.queue.appendleft(following.index)
             return _CLOSED
         connection.sent_count += 1
         work.done(current.index, Outcome.from_reply(code, "\n".join(lines), "data", refused))
         if code == 421:  # the server is closing the connection
             if following is not None:
-                _unsent(work, following.index, "\n".join(lines))
+                work.queue.appendleft(following.index)
             return _CLOSED
         if connection.sent_count >= self.config.max_messages_per_connection:
             return _CLOSED

@@ -6,7 +6,8 @@ keeping every message with its arrival time, and misbehaving on request by recip
 - ``drop@``: the connection is cut after the message's content arrived, before the reply;
 - ``drop-rcpt@``: the connection is cut at RCPT;
 - ``slow@``: the reply to DATA comes after ``slow_seconds``;
-- ``once-`` in front of any of these: misbehave only the first time that address is seen.
+- ``once-`` in front of any of these: misbehave only the first time that address is seen;
+- a ``+tag`` after the local part is ignored (unique addresses with the same behaviour).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class Behaviour:
 
 
 def _rule(address: str, behaviour: Behaviour, phase: str) -> str:
-    local = address.partition("@")[0].lower()
+    local = address.partition("@")[0].lower().partition("+")[0]  # "+tag" makes it unique
     behaviour.seen[phase + address] += 1
     if local.startswith("once-"):
         return local[5:] if behaviour.seen[phase + address] == 1 else ""

@@ -4,6 +4,7 @@ temporary and permanent failures are told apart, and the server's own reply is k
 
 from __future__ import annotations
 
+import itertools
 import ssl
 import time
 from collections.abc import Iterator
@@ -11,6 +12,8 @@ from pathlib import Path
 
 import dkim as dkimpy
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from herald.dialer import dkim
 from herald.dialer.smtp import SmtpConfig, SmtpTransport
@@ -112,6 +115,45 @@ def test_a_pooled_connection_the_server_closed_while_idle_is_replaced_without_a_
         ]
     finally:
         smtpd.stop()
+
+
+CHAOS = {
+    **{k: v[0] for k, v in EXPECTED.items() if k != "slow"},
+    "once-drop-rcpt": Status.SENT,  # cut before the content: sent again on a new connection
+    "once-drop": Status.TEMPORARY,  # cut after the content: may have arrived, never resent
+    "once-rcpt-451": Status.TEMPORARY,
+}
+_unique = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def chaos_server() -> Iterator[SmtpServer]:
+    smtpd = SmtpServer()
+    yield smtpd
+    smtpd.stop()
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    kinds=st.lists(st.sampled_from(sorted(CHAOS)), min_size=1, max_size=30),
+    connections=st.integers(1, 4),
+    pipelining=st.booleans(),
+)
+def test_whatever_the_server_does_every_message_gets_exactly_one_right_outcome(
+    chaos_server: SmtpServer, kinds: list[str], connections: int, pipelining: bool
+) -> None:
+    chaos_server.behaviour.pipelining = pipelining
+    before = len(chaos_server.received)
+    batch = [envelope(f"{kind}+{next(_unique)}@example.com", i) for i, kind in enumerate(kinds)]
+    with SmtpTransport(plain(chaos_server.port, max_connections=connections)) as transport:
+        outcomes = transport.send(batch)
+    assert len(outcomes) == len(batch)
+    assert [o.status for o in outcomes] == [CHAOS[k] for k in kinds]
+    delivered = sorted(r.rcpt_tos[0] for r in chaos_server.received[before:])
+    reported = sorted(e.recipients[0] for e, o in zip(batch, outcomes, strict=True) if o.sent)
+    assert delivered == reported, "a message arrived that was not reported sent, or twice"
 
 
 def test_a_reply_slower_than_the_timeout_is_a_temporary_failure_and_the_rest_goes_on(
