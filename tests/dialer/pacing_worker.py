@@ -1,7 +1,9 @@
-"""A dialer-like worker process for the pacing integration test: from ``--start`` until
-``--until`` (epoch seconds) it reserves slots for one shared key in batches, then sends each
-message no earlier than its slot to the test's SMTP server, each carrying its slot and worker in
-headers. Prints one JSON line per batch: {"worker": W, "slots": [...]}.
+"""A dialer-like worker process for the pacing integration test. Once Django is set up it prints
+``ready`` and reads ``START UNTIL`` (epoch seconds) from stdin, so that all workers begin
+together however long each took to start; from START until UNTIL it reserves slots for one
+shared key in batches, then sends each message no earlier than its slot to the test's SMTP
+server, each carrying its slot and worker in headers. Prints one JSON line per batch:
+{"worker": W, "slots": [...]}.
 
 Run with DATABASE_URL pointing at the test database: ``python -m tests.dialer.pacing_worker``.
 """
@@ -23,8 +25,6 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--rate", type=int, required=True)
     parser.add_argument("--batch", type=int, default=5)
-    parser.add_argument("--start", type=float, required=True)
-    parser.add_argument("--until", type=float, required=True)
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "herald.settings")
     django.setup()
@@ -35,13 +35,16 @@ def main() -> None:
     from herald.dialer.transport import Envelope
 
     limits = {"campaign:pacing-test": [pacing.rate(args.rate, "second")]}
-    time.sleep(max(0.0, args.start - time.time()))
     sent = 0
     with SmtpTransport(SmtpConfig("127.0.0.1", args.port, "none", timeout=10)) as transport:
-        while time.time() < args.until:
+        sys.stdout.write("ready\n")
+        sys.stdout.flush()
+        start, until = (float(x) for x in sys.stdin.readline().split())
+        time.sleep(max(0.0, start - time.time()))
+        while time.time() < until:
             slots = reserve_slots(limits, args.batch)
             if not slots:
-                time.sleep(max(0.0, min(slots.next_at.timestamp(), args.until) - time.time()))
+                time.sleep(max(0.0, min(slots.next_at.timestamp(), until) - time.time()))
                 continue
             batch = []
             for slot in slots:
