@@ -114,6 +114,48 @@ def warmup(start_per_hour: int, growth_percent: float, since_us: int) -> Limit:
     return Limit(start_per_hour, HOUR, growth_percent=growth_percent, warmup_since_us=since_us)
 
 
+def campaign_limits(
+    *,
+    rate_count: int | None = None,
+    rate_unit: str = "second",
+    wait_seconds: float | None = None,
+    daily_cap: int | None = None,
+    warmup_per_hour: int | None = None,
+    warmup_growth_percent: float = 0.0,
+    warmup_since_us: int = 0,
+) -> list[Limit]:
+    """A campaign's limits from its settings: a rate ("N per unit") or a wait between sends
+    (not both), an optional daily cap, an optional warm-up. No setting at all: an empty list,
+    which means unpaced."""
+    if rate_count is not None and wait_seconds is not None:
+        raise ValueError("a campaign is paced by a rate or by a wait between sends, not both")
+    limits = []
+    if rate_count is not None:
+        limits.append(rate(rate_count, rate_unit))
+    if wait_seconds is not None:
+        limits.append(every(wait_seconds))
+    if daily_cap is not None:
+        limits.append(cap(daily_cap, "day"))
+    if warmup_per_hour is not None:
+        limits.append(warmup(warmup_per_hour, warmup_growth_percent, warmup_since_us))
+    return limits
+
+
+def mailbox_limits(
+    *, per_second: int | None = None, per_hour: int | None = None, per_day: int | None = None
+) -> list[Limit]:
+    """A mailbox's provider limits, shared by every campaign on it: per second as a pace (smooth
+    sending), per hour and per day as caps (as fast as allowed until the provider's count)."""
+    limits = []
+    if per_second is not None:
+        limits.append(rate(per_second, "second"))
+    if per_hour is not None:
+        limits.append(cap(per_hour, "hour"))
+    if per_day is not None:
+        limits.append(cap(per_day, "day"))
+    return limits
+
+
 @dataclass(frozen=True)
 class PacerState:
     """One key's slot history: ``(time_us, sends)`` pairs, oldest first; times are upper bounds
@@ -234,15 +276,15 @@ def reserve(
 ) -> Reservation:
     """Grants up to ``count`` slots that satisfy every limit of every key in ``limits`` at once.
 
-    ``states`` holds each key's stored state (a missing key starts empty). Slots are at or after
+    ``states`` holds each key's stored state (a missing key starts empty). A key with no limits
+    is unpaced and left alone; with no limits at all every slot is ``now_us``. Slots are at or after
     ``now_us``; with ``horizon_us``, only slots up to ``now_us + horizon_us`` are granted (maybe
     none), so that a worker never holds deliveries for a slot far ahead — ``next_at`` says when
     to come back. Only the granted slots enter the new states.
     """
     if count < 0:
         raise ValueError(f"cannot reserve a negative number of slots ({count})")
-    if not limits or any(not key_limits for key_limits in limits.values()):
-        raise ValueError("every pacing key needs at least one limit")
+    limits = {key: key_limits for key, key_limits in limits.items() if key_limits}
     if max_entries < 1:
         raise ValueError("a pacing state keeps at least one history entry")
     tracks: list[_Track] = []

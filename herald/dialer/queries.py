@@ -52,10 +52,19 @@ def reserve_slots(
     so two workers sharing a mailbox never deadlock) for the few microseconds ``pacing.reserve``
     takes, so two workers never get slots that together break a limit. On PostgreSQL that is
     ``SELECT ... FOR UPDATE``; on SQLite the IMMEDIATE write transaction serializes the same
-    way. Slots beyond ``now + horizon`` are not granted (the list may be shorter than ``count``,
-    even empty): a worker gives such deliveries back and comes back at ``next_at``.
+    way. Keys without limits are unpaced and ignored. Slots beyond ``now + horizon`` are not
+    granted (the list may be shorter than ``count``, even empty): a worker gives such deliveries
+    back and comes back at ``next_at``.
+
+    The worker sends each message no earlier than its slot (``Envelope.not_before``) and should
+    reserve just before sending (the default two-second horizon), so that slots are not spent
+    late in a bunch: a slot is the earliest a message may go, and a late one is the only way a
+    window can see more arrivals than the rate.
     """
     now_us = to_us(now or timezone.now())
+    keys_and_limits = {key: limits for key, limits in keys_and_limits.items() if limits}
+    if not keys_and_limits:  # unpaced: no row to lock, every message may go now
+        return Slots([from_us(now_us)] * count, from_us(now_us))
     keys = sorted(keys_and_limits)
     with transaction.atomic():
         # Missing rows first (a no-op when they exist), so every key can be locked below.

@@ -201,3 +201,28 @@ def test_the_state_round_trips_through_json_and_stays_small_at_high_rates() -> N
 def test_a_bad_limit_is_refused_with_what_to_fix(make: object, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         make()  # type: ignore[operator]
+
+
+def test_limits_are_built_from_a_campaigns_and_a_mailboxs_settings() -> None:
+    assert pacing.campaign_limits(rate_count=3, rate_unit="minute", daily_cap=500) == [
+        Limit(3, 60 * SECOND),
+        Limit(500, DAY, spread=False),
+    ]
+    assert pacing.campaign_limits(wait_seconds=2) == [Limit(1, 2 * SECOND)]
+    assert pacing.mailbox_limits(per_second=14, per_day=50_000) == [
+        Limit(14, SECOND),
+        Limit(50_000, DAY, spread=False),
+    ]
+    with pytest.raises(ValueError, match="not both"):
+        pacing.campaign_limits(rate_count=3, wait_seconds=2)
+
+
+def test_a_campaign_without_pacing_sends_now_but_its_mailbox_limit_still_holds() -> None:
+    unpaced = reserve({}, {"campaign:1": []}, 3, T0)
+    assert unpaced.slots == [T0, T0, T0]
+    assert unpaced.states == {}
+    mailbox = reserve(
+        {}, {"campaign:1": [], "mailbox:1": pacing.mailbox_limits(per_second=2)}, 3, T0
+    )
+    assert mailbox.slots == [T0, T0 + 500_000, T0 + 1_000_000]
+    assert set(mailbox.states) == {"mailbox:1"}

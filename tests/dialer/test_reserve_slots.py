@@ -39,3 +39,9 @@ def test_a_slot_beyond_the_horizon_is_not_taken_so_nothing_is_held_for_it() -> N
 def test_a_naive_time_is_refused() -> None:
     with pytest.raises(ValueError, match="aware datetime"):
         reserve_slots({"campaign:9": [pacing.rate(1, "second")]}, 1, dt.datetime(2026, 1, 1))  # noqa: DTZ001
+
+
+@pytest.mark.django_db
+def test_an_unpaced_campaign_gets_every_slot_now_without_a_pacing_row() -> None:
+    assert list(reserve_slots({"campaign:10": []}, 3, NOW)) == [NOW, NOW, NOW]
+    assert not PacingState.objects.exists()
