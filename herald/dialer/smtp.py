@@ -253,6 +253,8 @@ class SmtpConnection:
         params = ""
         if "size" in self.extensions:
             params += f" SIZE={size}"
+        if "8bitmime" in self.extensions and not envelope.message.isascii():
+            params += " BODY=8BITMIME"  # RFC 6152: say so when the content has 8-bit bytes
         if not envelope.mail_from.isascii() or not all(r.isascii() for r in envelope.recipients):
             params += " SMTPUTF8"
         parts = [f"MAIL FROM:<{envelope.mail_from}>{params}\r\n"]
@@ -373,11 +375,12 @@ class _Pending:
         is recorded)."""
         envelope = work.envelopes[index]
         payload = _stuffed(envelope.message)
-        refusal = connection.refusal(envelope, len(payload))
+        size = len(payload) - 3  # the content, without the final dot line
+        refusal = connection.refusal(envelope, size)
         if refusal is not None:
             work.done(index, refusal)
             return None
-        return cls(index, payload, connection.commands(envelope, len(payload)))
+        return cls(index, payload, connection.commands(envelope, size))
 
 
 _CLOSED = _Pending(-1, b"", [])  # the connection cannot carry more
@@ -572,6 +575,19 @@ class SmtpPool:
             status = Status.PERMANENT if permanent else Status.TEMPORARY
             return Outcome(status, first_code, first_reply, "rcpt", refused), refused
         return Outcome.from_reply(code, "\n".join(lines), "data", refused), refused
+
+
+def check_connection(config: SmtpConfig) -> None:
+    """Connects, says EHLO, starts TLS and logs in as ``config`` says, then hangs up: the
+    mailbox's "Test connection" (use a short ``connect_timeout``, e.g. 10 s). Raises
+    ``SendError`` with the server's own words when a step fails."""
+
+    async def check() -> None:
+        connection = SmtpConnection(config)
+        await connection.connect()
+        await connection.close()
+
+    asyncio.run(check())
 
 
 class SmtpTransport:

@@ -32,6 +32,7 @@ class Received:
     rcpt_tos: list[str]
     content: bytes
     arrived: float  # time.time() when the content had arrived
+    mail_options: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -99,7 +100,13 @@ class Handler:
         assert isinstance(content, bytes)
         with self.lock:
             self.received.append(
-                Received(str(envelope.mail_from), list(envelope.rcpt_tos), content, arrived)
+                Received(
+                    str(envelope.mail_from),
+                    list(envelope.rcpt_tos),
+                    content,
+                    arrived,
+                    list(envelope.mail_options),
+                )
             )
         return "250 2.0.0 Queued as 12345"
 

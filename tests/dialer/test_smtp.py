@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from herald.dialer import dkim
-from herald.dialer.smtp import SmtpConfig, SmtpTransport
-from herald.dialer.transport import Envelope, OutboxTransport, Outcome, Status
+from herald.dialer.smtp import SmtpConfig, SmtpTransport, check_connection
+from herald.dialer.transport import Envelope, OutboxTransport, Outcome, SendError, Status
 from herald.dialer.wire import wire_form
 from tests.dialer.smtpd import Behaviour, SmtpServer, self_signed
 
@@ -191,6 +191,22 @@ def test_a_refused_bcc_address_does_not_stop_the_message_and_is_reported(
     assert server.received[0].rcpt_tos == ["ok@example.com"]
 
 
+def test_eight_bit_content_is_announced_to_a_server_that_offers_8bitmime(
+    server: SmtpServer,
+) -> None:
+    body = "Caf\u00e9 cr\u00e8me\r\n".encode()
+    with SmtpTransport(plain(server.port)) as transport:
+        (outcome,) = transport.send(
+            [Envelope(SENDER, ("ok@example.com",), message("ok", body=body))]
+        )
+    assert outcome.sent
+    assert server.received[0].content.endswith(body)
+    assert server.received[0].mail_options == [
+        f"SIZE={len(message('ok', body=body))}",
+        "BODY=8BITMIME",
+    ]
+
+
 def test_the_content_arrives_exactly_as_given_dots_and_line_ends_included(
     server: SmtpServer,
 ) -> None:
@@ -261,9 +277,13 @@ def test_starttls_and_login_then_send(certificate: tuple[Path, Path, bytes]) -> 
             tls_context=client_ctx,
             timeout=5,
         )
+        check_connection(config)  # the mailbox's "Test connection": green
         with SmtpTransport(config) as transport:
             assert transport.send([envelope("ok@example.com")])[0].sent
         wrong = SmtpConfig(**{**config.__dict__, "password": "guess"})
+        with pytest.raises(SendError, match="Authentication credentials invalid") as failed:
+            check_connection(wrong)  # red, in the server's own words
+        assert failed.value.permanent
         with SmtpTransport(wrong) as transport:
             (refused,) = transport.send([envelope("ok@example.com", 1)])
         assert refused.status is Status.TEMPORARY  # a mailbox problem, not the recipient's
