@@ -24,6 +24,7 @@ import asyncio
 import base64
 import collections
 import contextlib
+import functools
 import logging
 import re
 import socket
@@ -88,6 +89,22 @@ def _stuffed(message: bytes) -> bytes:
     return message + b".\r\n"
 
 
+@functools.cache
+def _default_tls() -> ssl.SSLContext:
+    # One context for every connection: loading the system's CA certificates takes ~20 ms.
+    return ssl.create_default_context()
+
+
+@functools.cache
+def _ehlo_name(configured: str | None) -> bytes:
+    # getfqdn() may ask DNS: once per process, not once per connection.
+    name = configured or socket.getfqdn() or "localhost"
+    try:
+        return name.encode("idna")
+    except UnicodeError:
+        return b"localhost"
+
+
 class _ConnectionDroppedError(Exception):
     """The connection ended or timed out while a reply was awaited."""
 
@@ -117,7 +134,7 @@ class SmtpConnection:
     async def connect(self) -> None:
         """Opens the session; raises ``SendError`` (stage connect) with the server's words."""
         config = self.config
-        context = config.tls_context or ssl.create_default_context()
+        context = config.tls_context or (_default_tls() if config.security != "none" else None)
         try:
             async with asyncio.timeout(config.connect_timeout):
                 self.reader, self.writer = await asyncio.open_connection(
@@ -143,7 +160,9 @@ class SmtpConnection:
                     )
                 await self._command(b"STARTTLS\r\n", 220, "STARTTLS")
                 async with asyncio.timeout(config.connect_timeout):
-                    await self._streams()[1].start_tls(context, server_hostname=config.host)
+                    await self._streams()[1].start_tls(
+                        context or _default_tls(), server_hostname=config.host
+                    )
                 await self._ehlo()
             if config.username:
                 await self._login()
@@ -158,8 +177,8 @@ class SmtpConnection:
             raise
 
     async def _ehlo(self) -> None:
-        name = self.config.local_hostname or socket.getfqdn() or "localhost"
-        self.write(b"EHLO " + name.encode("idna") + b"\r\n")
+        name = _ehlo_name(self.config.local_hostname)
+        self.write(b"EHLO " + name + b"\r\n")
         code, lines = await self.reply("EHLO")
         if code == 250:
             self.extensions = {}
@@ -167,7 +186,7 @@ class SmtpConnection:
                 keyword, _, params = line.partition(" ")
                 self.extensions[keyword.lower()] = params
             return
-        self.write(b"HELO " + name.encode("idna") + b"\r\n")
+        self.write(b"HELO " + name + b"\r\n")
         code, lines = await self.reply("HELO")
         if code != 250:
             raise SendError("\n".join(lines), code=code, permanent=code >= 500, stage="connect")
