@@ -103,6 +103,7 @@ INSTALLED_APPS = [
     "herald.inbound",
     "herald.messaging",
     "herald.contacts",
+    "herald.dialer",
     "herald.api",
 ]
 
