@@ -1,0 +1,1 @@
+"""The sending engine (worker side): the global pacer, DKIM signing, the pooled SMTP transport."""
