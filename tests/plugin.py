@@ -23,6 +23,13 @@ os.environ.setdefault("HERALD_SANDBOX_SMTP_PORT", "0")
 _passed: Counter[str] = Counter()
 
 
+@pytest.hookimpl(trylast=True)  # after tests/browser/conftest.py has marked its tests
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests run last: Playwright's sync API keeps an event loop running in the main
+    thread for as long as its browser is open, which would break later tests' ``asyncio.run``."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.when == "call" and report.passed:
         keywords = report.keywords
