@@ -26,7 +26,7 @@ run: setup
 test: setup test-deps lint test-sqlite test-postgres
 	@cat var/test-backends.txt 2>/dev/null || true
 
-# System packages the suite drives for real: Chromium (browser tests).
+# System packages the suite drives for real: Chromium (browser tests), Dovecot (IMAP tests).
 test-deps:
 	@bash scripts/test-deps.sh
 

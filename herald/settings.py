@@ -42,6 +42,9 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+# Encrypts mailbox passwords and DKIM keys at rest (herald.mailboxes.secrets); derived from
+# SECRET_KEY when empty. Set it to rotate the secret key without re-entering mailbox secrets.
+ENCRYPTION_KEY = env_str("HERALD_ENCRYPTION_KEY", "")
 ALLOWED_HOSTS = env_list("HERALD_ALLOWED_HOSTS", [] if PRODUCTION else ["*"])
 if PRODUCTION and not ALLOWED_HOSTS:
     raise ConfigError(

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Installs the system programs the test suite drives for real, when missing: Debian's Chromium
-# for the browser tests. As root it uses apt-get; otherwise it says what to install.
+# for the browser tests, Debian's Dovecot for the IMAP tests (started by tests/dovecot.py on
+# ports of its own; the package's system service is never started). As root it uses apt-get;
+# otherwise it says what to install.
 set -euo pipefail
 
 missing=()
 command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/sbin/dovecot ] && [ -x /usr/lib/dovecot/imap ] || missing+=(dovecot-imapd)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
@@ -17,4 +20,11 @@ fi
 echo "Installing ${missing[*]} (apt-get)…"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >/dev/null
+# policy-rc.d keeps the packages' system services (Dovecot on port 143) from starting.
+policy=/usr/sbin/policy-rc.d
+own_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && own_policy=1
+fi
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [ "$own_policy" -eq 1 ]; then rm -f "$policy"; fi

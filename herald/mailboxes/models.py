@@ -7,9 +7,13 @@ import email
 import email.policy
 from email.message import EmailMessage
 
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, validate_email
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from herald.mailboxes import secrets
 
 
 class SmtpSecurity(models.TextChoices):
@@ -18,10 +22,37 @@ class SmtpSecurity(models.TextChoices):
     TLS = "tls", _("SSL/TLS")
 
 
+# The same three choices for IMAP: plain (143), STARTTLS (143), TLS from the first byte (993).
+ImapSecurity = SmtpSecurity
+
+
+class DkimKeyType(models.TextChoices):
+    RSA = "rsa", _("RSA-2048")
+    ED25519 = "ed25519", _("Ed25519")
+
+
+# The secret fields: stored encrypted (herald.mailboxes.secrets), never shown back or returned.
+SECRET_FIELDS = ("smtp_password", "imap_password", "dkim_private_key")
+
+
 class Mailbox(models.Model):
+    """An entry point: the address campaigns are sent from (SMTP) and replies are read at (IMAP).
+
+    Passwords and the DKIM private key are kept encrypted in the ``*_encrypted`` columns; read
+    them through ``secret(name)``, which says what to re-enter when the key changed.
+    """
+
     name = models.CharField(_("name"), max_length=100, unique=True)
     from_address = models.EmailField(_("From address"))
     from_name = models.CharField(_("From name"), max_length=100, blank=True)
+    reply_to = models.EmailField(_("Reply-To"), blank=True)
+    bcc = models.CharField(
+        _("default BCC"),
+        max_length=1000,
+        blank=True,
+        help_text=_("Addresses that get a copy of every message, separated by commas."),
+    )
+
     smtp_host = models.CharField(_("SMTP host"), max_length=255)
     smtp_port = models.PositiveIntegerField(_("SMTP port"), default=587)
     smtp_security = models.CharField(
@@ -31,6 +62,48 @@ class Mailbox(models.Model):
         default=SmtpSecurity.STARTTLS,
     )
     smtp_username = models.CharField(_("SMTP username"), max_length=255, blank=True)
+    smtp_password_encrypted = models.TextField(blank=True, editable=False)
+
+    # Read replies, bounces and auto-replies from this mailbox's IMAP folder (the inbound side).
+    receive_enabled = models.BooleanField(_("receive email"), default=False)
+    imap_host = models.CharField(_("IMAP host"), max_length=255, blank=True)
+    imap_port = models.PositiveIntegerField(_("IMAP port"), default=993)
+    imap_security = models.CharField(
+        _("IMAP security"),
+        max_length=16,
+        choices=ImapSecurity.choices,
+        default=ImapSecurity.TLS,
+    )
+    imap_username = models.CharField(_("IMAP username"), max_length=255, blank=True)
+    imap_password_encrypted = models.TextField(blank=True, editable=False)
+    imap_folder = models.CharField(_("IMAP folder"), max_length=255, default="INBOX")
+
+    # The provider's limits, shared by every campaign sending through this mailbox (empty: none).
+    max_per_second = models.PositiveIntegerField(
+        _("messages per second"), null=True, blank=True, validators=[MinValueValidator(1)]
+    )
+    max_per_hour = models.PositiveIntegerField(
+        _("messages per hour"), null=True, blank=True, validators=[MinValueValidator(1)]
+    )
+    max_per_day = models.PositiveIntegerField(
+        _("messages per day"), null=True, blank=True, validators=[MinValueValidator(1)]
+    )
+    max_connections = models.PositiveIntegerField(
+        _("max connections"),
+        default=4,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text=_("SMTP connections open at once to this server."),
+    )
+
+    dkim_domain = models.CharField(_("DKIM domain"), max_length=253, blank=True)
+    dkim_selector = models.CharField(_("DKIM selector"), max_length=63, blank=True)
+    dkim_private_key_encrypted = models.TextField(blank=True, editable=False)
+    dkim_key_type = models.CharField(
+        _("DKIM key type"), max_length=16, choices=DkimKeyType.choices, blank=True, editable=False
+    )
+    # The public half, as the TXT record to publish: kept in clear to show without decrypting.
+    dkim_dns_record = models.TextField(_("DKIM DNS record"), blank=True, editable=False)
+
     # The sandbox points at the SMTP server `herald run` starts; its port follows the settings.
     is_sandbox = models.BooleanField(default=False, editable=False)
     enabled = models.BooleanField(_("enabled"), default=True)
@@ -51,6 +124,65 @@ class Mailbox(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        for address in self.bcc_addresses():
+            try:
+                validate_email(address)
+            except ValidationError:
+                errors["bcc"] = _("%(address)s is not an email address.") % {"address": address}
+        if self.receive_enabled and not (self.imap_host and self.imap_username):
+            errors["imap_host"] = _("To receive email, enter the IMAP host and username.")
+        if self.dkim_private_key_encrypted and not (self.dkim_domain and self.dkim_selector):
+            errors["dkim_domain"] = _("A DKIM key needs its domain and selector.")
+        if errors:
+            raise ValidationError(errors)
+
+    def has_secret(self, name: str) -> bool:
+        """Whether a secret (``smtp_password``, ``imap_password``, ``dkim_private_key``) is set."""
+        return bool(getattr(self, f"{name}_encrypted"))
+
+    def secret(self, name: str) -> str:
+        """The plaintext of a secret; ``SecretUnreadableError`` names what to re-enter."""
+        return secrets.decrypt(
+            getattr(self, f"{name}_encrypted"),
+            what=f"{SECRET_LABELS[name]} of mailbox {self.name!r}",
+        )
+
+    def set_secret(self, name: str, plaintext: str) -> None:
+        """Stores a secret encrypted (empty clears it); the caller saves."""
+        setattr(self, f"{name}_encrypted", secrets.encrypt(plaintext))
+
+    def unreadable_secrets(self) -> list[str]:
+        """The labels of the secrets that the current key cannot decrypt."""
+        return [
+            str(SECRET_LABELS[name])
+            for name in SECRET_FIELDS
+            if not secrets.readable(getattr(self, f"{name}_encrypted"))
+        ]
+
+    @property
+    def smtp_password(self) -> str:
+        return self.secret("smtp_password")
+
+    @property
+    def imap_password(self) -> str:
+        return self.secret("imap_password")
+
+    @property
+    def dkim_private_key(self) -> str:
+        return self.secret("dkim_private_key")
+
+    def bcc_addresses(self) -> list[str]:
+        return [a.strip() for a in self.bcc.split(",") if a.strip()]
+
+
+SECRET_LABELS = {
+    "smtp_password": _("the SMTP password"),
+    "imap_password": _("the IMAP password"),
+    "dkim_private_key": _("the DKIM private key"),
+}
 
 
 class SandboxMessage(models.Model):

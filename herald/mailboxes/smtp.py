@@ -13,6 +13,7 @@ import ssl
 from collections.abc import Sequence
 
 from herald.mailboxes.models import Mailbox, SmtpSecurity
+from herald.mailboxes.secrets import SecretUnreadableError
 
 TIMEOUT_SECONDS = 30
 
@@ -50,7 +51,7 @@ def send_message(
                     raise SmtpError(f"{host}:{port} does not offer STARTTLS", permanent=True)
                 client.starttls(context=context)
                 client.ehlo()
-            password = getattr(mailbox, "smtp_password", "")
+            password = mailbox.smtp_password if mailbox.smtp_username else ""
             if mailbox.smtp_username and password:
                 client.login(mailbox.smtp_username, password)
             refused = client.sendmail(mail_from, list(recipients), message_bytes)
@@ -67,6 +68,8 @@ def send_message(
             else str(exc.smtp_error)
         )
         raise SmtpError(f"{exc.smtp_code} {detail}", permanent=500 <= exc.smtp_code < 600) from exc
+    except SecretUnreadableError as exc:  # fixed by re-entering the password: not permanent
+        raise SmtpError(str(exc), permanent=False) from exc
     except smtplib.SMTPRecipientsRefused as exc:
         raise SmtpError(f"refused recipients: {', '.join(exc.recipients)}", permanent=True) from exc
     except (OSError, smtplib.SMTPException) as exc:

@@ -1,0 +1,173 @@
+"""A mailbox's "Test connection": SMTP (connect, EHLO, TLS, AUTH) and IMAP (connect, TLS, LOGIN,
+SELECT the folder), each with a short timeout, each reported green or red in the server's words.
+
+This is the one web action allowed to wait on the network (DESIGN.md): a person clicked the
+button and waits for the answer, at most ``TIMEOUT_SECONDS`` per protocol. SMTP goes through
+the dialer's own client (``herald.dialer.smtp.check_connection``), so a green test means the
+dialer can connect the same way; IMAP through the standard library's ``imaplib``.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import imaplib
+import ssl
+from dataclasses import dataclass
+from typing import Literal
+
+from django.utils.translation import gettext as _
+
+from herald.dialer.smtp import SmtpConfig, check_connection
+from herald.dialer.transport import SendError
+from herald.mailboxes.models import Mailbox, SmtpSecurity
+from herald.mailboxes.secrets import SecretUnreadableError
+
+TIMEOUT_SECONDS = 10.0  # per protocol: long enough for a slow provider, short for a person
+
+State = Literal["ok", "failed", "skipped"]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One protocol's outcome: ``ok`` (green), ``failed`` (red, ``detail`` in the server's
+    words) or ``skipped`` (not configured)."""
+
+    protocol: str
+    state: State
+    detail: str
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "ok"
+
+    def as_dict(self) -> dict[str, str]:
+        return {"protocol": self.protocol, "state": self.state, "detail": self.detail}
+
+
+def tls_context() -> ssl.SSLContext | None:
+    """The TLS context both checks use: ``None`` means the system's trusted certificates (the
+    tests replace this to trust their own throwaway certificate authority)."""
+    return None
+
+
+def smtp_config(mailbox: Mailbox, *, timeout: float = 60.0) -> SmtpConfig:
+    """How the dialer reaches this mailbox's SMTP server (decrypts the password)."""
+    return SmtpConfig(
+        host=mailbox.smtp_host,
+        port=mailbox.smtp_port,
+        security=mailbox.smtp_security,  # type: ignore[arg-type]  # a SmtpSecurity value
+        username=mailbox.smtp_username,
+        password=mailbox.smtp_password if mailbox.smtp_username else "",
+        max_connections=mailbox.max_connections,
+        timeout=timeout,
+        connect_timeout=min(timeout, TIMEOUT_SECONDS),
+        tls_context=tls_context(),
+    )
+
+
+def check_smtp(mailbox: Mailbox) -> CheckResult:
+    """Connects, says EHLO, starts TLS and logs in as the mailbox says, then hangs up."""
+    try:
+        check_connection(smtp_config(mailbox, timeout=TIMEOUT_SECONDS))
+    except SecretUnreadableError as exc:
+        return CheckResult("SMTP", "failed", str(exc))
+    except SendError as exc:
+        return CheckResult("SMTP", "failed", str(exc))
+    except ValueError as exc:  # a port out of range, an unknown security setting
+        return CheckResult("SMTP", "failed", str(exc))
+    what = _("connected, TLS and login accepted") if mailbox.smtp_username else _("connected")
+    return CheckResult("SMTP", "ok", f"{mailbox.smtp_host}:{mailbox.smtp_port}: {what}")
+
+
+def _text(value: object) -> str:
+    # imaplib carries the server's words as bytes (b'[AUTHENTICATIONFAILED] ...').
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+def _server_words(exc: BaseException) -> str:
+    return (_text(exc.args[0]) if exc.args else "") or exc.__class__.__name__
+
+
+def imap_utf7(name: str) -> str:
+    """A folder name in IMAP's modified UTF-7 (RFC 3501 5.1.3), as SELECT wants it."""
+    out: list[str] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        if run:
+            encoded = base64.b64encode("".join(run).encode("utf-16-be")).decode("ascii")
+            out.append("&" + encoded.rstrip("=").replace("/", ",") + "-")
+            run.clear()
+
+    for char in name:
+        if 0x20 <= ord(char) <= 0x7E:
+            flush()
+            out.append("&-" if char == "&" else char)
+        else:
+            run.append(char)
+    flush()
+    return "".join(out)
+
+
+def _quoted(name: str) -> str:
+    # imaplib sends arguments as they are: a name with spaces must be an IMAP quoted string.
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def check_imap(mailbox: Mailbox) -> CheckResult:
+    """Connects, starts TLS, logs in and selects the mailbox's folder (read-only), then logs out."""
+    if not mailbox.imap_host:
+        return CheckResult(
+            "IMAP",
+            "failed" if mailbox.receive_enabled else "skipped",
+            _("IMAP is not configured: enter the IMAP host to receive email."),
+        )
+    try:
+        password = mailbox.imap_password
+    except SecretUnreadableError as exc:
+        return CheckResult("IMAP", "failed", str(exc))
+    host, port, security = mailbox.imap_host, mailbox.imap_port, mailbox.imap_security
+    context = tls_context() or ssl.create_default_context()
+    client: imaplib.IMAP4 | None = None
+    step = _("connect")
+    try:
+        if security == SmtpSecurity.TLS:
+            client = imaplib.IMAP4_SSL(host, port, ssl_context=context, timeout=TIMEOUT_SECONDS)
+        else:
+            client = imaplib.IMAP4(host, port, timeout=TIMEOUT_SECONDS)
+            if security == SmtpSecurity.STARTTLS:
+                step = "STARTTLS"
+                client.starttls(ssl_context=context)
+        step = "LOGIN"
+        client.login(mailbox.imap_username, password)
+        step = "SELECT"
+        status, data = client.select(_quoted(imap_utf7(mailbox.imap_folder)), readonly=True)
+        if status != "OK":
+            return CheckResult(
+                "IMAP", "failed", f"SELECT {mailbox.imap_folder}: {_text(data[-1] if data else '')}"
+            )
+        count = _text(data[0] if data else "?")
+    except (imaplib.IMAP4.error, OSError, ssl.SSLError) as exc:
+        reason = _server_words(exc)
+        if isinstance(exc, TimeoutError) or reason == "timed out":
+            reason = _("no answer within %(seconds)d seconds") % {"seconds": TIMEOUT_SECONDS}
+        return CheckResult("IMAP", "failed", f"{step} {host}:{port}: {reason}")
+    finally:
+        if client is not None:
+            # The answer is already known: a failed goodbye changes nothing.
+            with contextlib.suppress(imaplib.IMAP4.error, OSError):
+                client.logout()
+    return CheckResult(
+        "IMAP",
+        "ok",
+        _("%(host)s:%(port)s: logged in, folder %(folder)s has %(count)s messages")
+        % {"host": host, "port": port, "folder": mailbox.imap_folder, "count": count},
+    )
+
+
+def check_mailbox(mailbox: Mailbox) -> list[CheckResult]:
+    """Both checks, SMTP first; each independent of the other's result."""
+    return [check_smtp(mailbox), check_imap(mailbox)]
