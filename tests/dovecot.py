@@ -28,7 +28,7 @@ from tests.dialer.smtpd import self_signed
 
 DOVECOT = "/usr/sbin/dovecot"
 USER = "herald"
-PASSWORD = "imap-s3cret"  # noqa: S105  # a throwaway test user's password
+PASSWORD = "imap-s3cret"  # a throwaway test user's password
 START_SECONDS = 15
 
 
@@ -98,7 +98,7 @@ class DovecotServer:
             uid, gid = os.getuid(), os.getgid()
             login_user = pwd.getpwuid(uid).pw_name
         self.user, self.password = USER, PASSWORD
-        _cert, _key, self.cert_pem = self_signed(self.root)
+        _cert, _key, self.cert_pem = self_signed(self.root, "dovecot.test")
         (self.root / "passwd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n")
         home = self.root / "home" / USER
         home.mkdir(parents=True)
@@ -106,7 +106,7 @@ class DovecotServer:
         self.port, self.tls_port = _free_port(), _free_port()
         config = self.root / "dovecot.conf"
         config.write_text(_config(self.root, self.port, self.tls_port, uid, gid, login_user))
-        self.process = subprocess.Popen(  # noqa: S603  # fixed program, our own config
+        self.process = subprocess.Popen(  # fixed program, our own config
             [DOVECOT, "-F", "-c", str(config)],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -121,9 +121,10 @@ class DovecotServer:
                 output = self.process.stdout.read().decode() if self.process.stdout else ""
                 log = (self.root / "dovecot.log").read_text() if self.log_exists else ""
                 pytest.fail(f"dovecot did not start:\n{output}\n{log}")
-            with contextlib.suppress(OSError), socket.create_connection(
-                ("127.0.0.1", self.port), timeout=1
-            ) as probe:
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=1) as probe,
+            ):
                 if probe.recv(100).startswith(b"* OK"):
                     return
             time.sleep(0.05)
@@ -139,12 +140,16 @@ class DovecotServer:
         return ssl.create_default_context(cadata=self.cert_pem.decode("ascii"))
 
     def append(self, message: bytes, folder: str = "INBOX") -> None:
-        """Puts ``message`` in ``folder`` (created when missing), as delivery would."""
+        """Puts ``message`` in ``folder`` (an IMAP name, modified UTF-7 for non-ASCII; created
+        when missing), as delivery would."""
+        quoted = '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
         with imaplib.IMAP4("127.0.0.1", self.port, timeout=10) as client:
             client.login(self.user, self.password)
             if folder != "INBOX":
-                client.create(folder)
-            client.append(folder, "", None, message)
+                client.create(quoted)  # an existing folder answers NO, which is fine here
+            status, data = client.append(quoted, "", None, message)
+            if status != "OK":
+                raise RuntimeError(f"APPEND to {folder} failed: {data}")
 
     def stop(self) -> None:
         if self.process.poll() is None:

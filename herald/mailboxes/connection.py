@@ -88,7 +88,9 @@ def _text(value: object) -> str:
 
 
 def _server_words(exc: BaseException) -> str:
-    return (_text(exc.args[0]) if exc.args else "") or exc.__class__.__name__
+    if isinstance(exc, imaplib.IMAP4.error) and exc.args:
+        return _text(exc.args[0])
+    return str(exc) or exc.__class__.__name__
 
 
 def imap_utf7(name: str) -> str:

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, validate_email
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from herald.mailboxes import secrets
@@ -131,11 +132,13 @@ class Mailbox(models.Model):
             try:
                 validate_email(address)
             except ValidationError:
-                errors["bcc"] = _("%(address)s is not an email address.") % {"address": address}
+                errors["bcc"] = gettext("%(address)s is not an email address.") % {
+                    "address": address
+                }
         if self.receive_enabled and not (self.imap_host and self.imap_username):
-            errors["imap_host"] = _("To receive email, enter the IMAP host and username.")
+            errors["imap_host"] = gettext("To receive email, enter the IMAP host and username.")
         if self.dkim_private_key_encrypted and not (self.dkim_domain and self.dkim_selector):
-            errors["dkim_domain"] = _("A DKIM key needs its domain and selector.")
+            errors["dkim_domain"] = gettext("A DKIM key needs its domain and selector.")
         if errors:
             raise ValidationError(errors)
 

@@ -111,15 +111,16 @@ class Handler:
         return "250 2.0.0 Queued as 12345"
 
 
-def self_signed(directory: Path) -> tuple[Path, Path, bytes]:
-    """A certificate for 127.0.0.1 and localhost: (cert path, key path, cert PEM)."""
+def self_signed(directory: Path, common_name: str = "localhost") -> tuple[Path, Path, bytes]:
+    """A certificate for 127.0.0.1 and localhost: (cert path, key path, cert PEM). Certificates
+    trusted together need different ``common_name``s (OpenSSL finds an issuer by its name)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = dt.datetime.now(dt.UTC)
     cert = (
         x509.CertificateBuilder()
