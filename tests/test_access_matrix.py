@@ -37,7 +37,14 @@ EXAMPLES: dict[str, Callable[[dict[str, User]], Any]] = {
     "contact_id": lambda personas: _contact().pk,
     "entry_id": lambda personas: _suppression().pk,
     "job_id": lambda personas: _import_job().pk,
+    "mailbox_id": lambda personas: _mailbox().pk,
 }
+
+
+def _mailbox():
+    from herald.mailboxes.actions import ensure_sandbox_mailbox
+
+    return ensure_sandbox_mailbox()
 
 
 def _list():

@@ -7,7 +7,7 @@ from ninja import NinjaAPI
 from ninja.errors import HttpError
 
 from herald import __version__
-from herald.api import accounts, audit, contacts, messaging
+from herald.api import accounts, audit, contacts, mailboxes, messaging
 
 api = NinjaAPI(
     title="Herald API",
@@ -22,6 +22,7 @@ api.add_router("", accounts.router)
 api.add_router("", audit.router)
 api.add_router("", messaging.router)
 api.add_router("", contacts.router)
+api.add_router("", mailboxes.router)
 
 
 @api.exception_handler(HttpError)

@@ -27,6 +27,7 @@ NAVIGATION: list[NavItem] = [
     NavItem(_("Contact lists"), "contacts:lists", Role.MANAGER, "contacts-lists"),
     NavItem(_("Suppression list"), "contacts:suppressions", Role.MANAGER, "contacts-suppressions"),
     NavItem(_("Templates"), "messaging:list", Role.MANAGER, "messaging"),
+    NavItem(_("Mailboxes"), "mailboxes:list", Role.MANAGER, "mailboxes"),
     NavItem(_("Sandbox mailbox"), "mailboxes:sandbox", Role.AGENT, "mailboxes"),
     NavItem(_("History"), "audit:history", Role.MANAGER, "audit"),
     NavItem(_("Users"), "accounts:users", Role.ADMIN, "accounts-users"),

@@ -1,15 +1,96 @@
-"""The sandbox mailbox pages: every message the sandbox SMTP server kept, rendered and raw."""
+"""Mailbox pages (list, create and edit, connection test, enable/disable) and the sandbox
+mailbox's pages (every message the sandbox SMTP server kept, rendered and raw)."""
 
 from __future__ import annotations
 
+from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_sameorigin
+from django.views.decorators.http import require_POST
 
 from herald.accounts.access import role_required
 from herald.accounts.models import Role
+from herald.audit.actors import Actor
+from herald.dialer.dkim import dns_name, zone_file_strings
+from herald.mailboxes import actions, connection
+from herald.mailboxes.forms import MailboxForm
 from herald.mailboxes.models import Mailbox, SandboxMessage
+
+
+@role_required(Role.MANAGER)
+def mailbox_list(request: HttpRequest) -> HttpResponse:
+    mailboxes = list(Mailbox.objects.all())
+    unreadable = [(m, m.unreadable_secrets()) for m in mailboxes]
+    return render(
+        request,
+        "mailboxes/list.html",
+        {"mailboxes": mailboxes, "unreadable": [(m, s) for m, s in unreadable if s]},
+    )
+
+
+@role_required(Role.MANAGER)
+def mailbox_edit(request: HttpRequest, mailbox_id: int | None = None) -> HttpResponse:
+    mailbox = get_object_or_404(Mailbox, pk=mailbox_id) if mailbox_id is not None else None
+    form = MailboxForm(request.POST or None, instance=mailbox or Mailbox())
+    if request.method == "POST" and form.is_valid():
+        try:
+            saved = actions.do_save_mailbox(
+                Actor.for_request(request), mailbox, **form.action_arguments()
+            )
+        except ValidationError as exc:
+            if hasattr(exc, "error_dict"):
+                for field, errors in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                form.add_error(None, exc.messages)
+        else:
+            messages.success(request, _("Mailbox %(name)s saved.") % {"name": saved.name})
+            return redirect("mailboxes:edit", saved.pk)
+    dkim = None
+    if mailbox is not None and mailbox.dkim_dns_record:
+        dkim = {
+            "name": dns_name(mailbox.dkim_selector, mailbox.dkim_domain),
+            "record": mailbox.dkim_dns_record,
+            "zone": zone_file_strings(mailbox.dkim_dns_record),
+        }
+    return render(
+        request,
+        "mailboxes/edit.html",
+        {
+            "form": form,
+            "mailbox": mailbox,
+            "dkim": dkim,
+            "unreadable": mailbox.unreadable_secrets() if mailbox else [],
+        },
+    )
+
+
+@role_required(Role.MANAGER)
+@require_POST
+def mailbox_test(request: HttpRequest, mailbox_id: int) -> HttpResponse:
+    """Checks SMTP and IMAP now: the one page that waits on the network (10 s at most each)."""
+    mailbox = get_object_or_404(Mailbox, pk=mailbox_id)
+    results = connection.check_mailbox(mailbox)
+    return render(
+        request, "mailboxes/_connection_test.html", {"mailbox": mailbox, "results": results}
+    )
+
+
+@role_required(Role.MANAGER)
+@require_POST
+def mailbox_enabled(request: HttpRequest, mailbox_id: int) -> HttpResponse:
+    mailbox = get_object_or_404(Mailbox, pk=mailbox_id)
+    enabled = request.POST.get("enabled") == "1"
+    actions.do_set_mailbox_enabled(Actor.for_request(request), mailbox, enabled)
+    if enabled:
+        messages.success(request, _("Mailbox %(name)s enabled.") % {"name": mailbox.name})
+    else:
+        messages.success(request, _("Mailbox %(name)s disabled.") % {"name": mailbox.name})
+    return redirect("mailboxes:list")
 
 
 @role_required(Role.AGENT)

@@ -1,0 +1,137 @@
+"""API: mailboxes (list, create, change, enable/disable, test connection). Secrets are write-only:
+sent to set them, never returned; ``*_set`` says whether one is stored."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from ninja import Router, Schema, Status
+
+from herald.api import auth
+from herald.api.accounts import validation_error
+from herald.audit.actors import Actor
+from herald.mailboxes import actions, connection
+from herald.mailboxes.actions import EDITABLE_FIELDS
+from herald.mailboxes.models import SECRET_FIELDS, Mailbox
+from herald.messaging.models import Signature
+
+router = Router(tags=["mailboxes"])
+
+Security = Literal["none", "starttls", "tls"]
+
+
+class MailboxIn(Schema):
+    name: str | None = None
+    from_address: str | None = None
+    from_name: str | None = None
+    reply_to: str | None = None
+    bcc: str | None = None
+    smtp_host: str | None = None
+    smtp_port: int | None = None
+    smtp_security: Security | None = None
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    receive_enabled: bool | None = None
+    imap_host: str | None = None
+    imap_port: int | None = None
+    imap_security: Security | None = None
+    imap_username: str | None = None
+    imap_password: str | None = None
+    imap_folder: str | None = None
+    max_per_second: int | None = None
+    max_per_hour: int | None = None
+    max_per_day: int | None = None
+    max_connections: int | None = None
+    dkim_domain: str | None = None
+    dkim_selector: str | None = None
+    dkim_private_key: str | None = None
+    dkim_generate: Literal["rsa", "ed25519"] | None = None
+    signature_id: int | None = None
+    enabled: bool | None = None
+    clear: list[Literal["smtp_password", "imap_password", "dkim_private_key"]] = []
+
+
+class EnabledIn(Schema):
+    enabled: bool
+
+
+def _out(mailbox: Mailbox) -> dict[str, Any]:
+    values: dict[str, Any] = {"id": mailbox.pk, "is_sandbox": mailbox.is_sandbox}
+    for name in EDITABLE_FIELDS:
+        if name != "signature":
+            values[name] = getattr(mailbox, name)
+    values["signature_id"] = mailbox.signature_id
+    values["dkim_key_type"] = mailbox.dkim_key_type or None
+    values["dkim_dns_record"] = mailbox.dkim_dns_record or None
+    for name in SECRET_FIELDS:
+        values[f"{name}_set"] = mailbox.has_secret(name)
+    values["unreadable_secrets"] = mailbox.unreadable_secrets()
+    return values
+
+
+def _save(request: HttpRequest, mailbox: Mailbox | None, payload: MailboxIn) -> dict[str, Any]:
+    data = payload.dict(exclude_unset=True)
+    # Nullable numbers may be sent as null to remove a limit; the rest only when given.
+    fields = {name: data[name] for name in EDITABLE_FIELDS if name in data and name != "signature"}
+    fields = {
+        k: v
+        for k, v in fields.items()
+        if v is not None or k in ("max_per_second", "max_per_hour", "max_per_day")
+    }
+    if "signature_id" in data:
+        sid = data["signature_id"]
+        fields["signature"] = get_object_or_404(Signature, pk=sid) if sid is not None else None
+    try:
+        saved = actions.do_save_mailbox(
+            Actor.for_request(request),
+            mailbox,
+            fields,
+            secrets={name: data[name] for name in SECRET_FIELDS if data.get(name)},
+            clear=data.get("clear") or [],
+            dkim_generate=data.get("dkim_generate"),
+        )
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+    return _out(saved)
+
+
+@router.get("/mailboxes", auth=auth.MANAGER)
+def list_mailboxes(request: HttpRequest) -> list[dict]:
+    return [_out(m) for m in Mailbox.objects.all()]
+
+
+@router.post("/mailboxes", auth=auth.MANAGER, response={201: dict})
+def create_mailbox(request: HttpRequest, payload: MailboxIn) -> Status[dict]:
+    return Status(201, _save(request, None, payload))
+
+
+@router.get("/mailboxes/{mailbox_id}", auth=auth.MANAGER)
+def get_mailbox(request: HttpRequest, mailbox_id: int) -> dict:
+    return _out(get_object_or_404(Mailbox, pk=mailbox_id))
+
+
+@router.patch("/mailboxes/{mailbox_id}", auth=auth.MANAGER)
+def change_mailbox(request: HttpRequest, mailbox_id: int, payload: MailboxIn) -> dict:
+    """Changes the fields sent; a secret left out (or empty) keeps its stored value."""
+    return _save(request, get_object_or_404(Mailbox, pk=mailbox_id), payload)
+
+
+@router.post("/mailboxes/{mailbox_id}/enabled", auth=auth.MANAGER)
+def set_mailbox_enabled(request: HttpRequest, mailbox_id: int, payload: EnabledIn) -> dict:
+    mailbox = get_object_or_404(Mailbox, pk=mailbox_id)
+    return _out(
+        actions.do_set_mailbox_enabled(Actor.for_request(request), mailbox, payload.enabled)
+    )
+
+
+@router.post("/mailboxes/{mailbox_id}/test", auth=auth.MANAGER)
+def test_mailbox_connection(request: HttpRequest, mailbox_id: int) -> dict:
+    """Checks SMTP and IMAP now (10 s at most each): ``ok`` is true when none failed."""
+    results = connection.check_mailbox(get_object_or_404(Mailbox, pk=mailbox_id))
+    return {
+        "ok": all(r.state != "failed" for r in results),
+        "checks": [r.as_dict() for r in results],
+    }

@@ -1,0 +1,86 @@
+"""The mailbox form: settings as fields; passwords and the DKIM key apart, never shown back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from herald.mailboxes.actions import EDITABLE_FIELDS, SANDBOX_FIXED
+from herald.mailboxes.models import DkimKeyType, Mailbox
+
+SET_PLACEHOLDER = "•••• (set)"
+
+
+class MailboxForm(forms.ModelForm):
+    smtp_password = forms.CharField(
+        label=_("SMTP password"),
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=_("Left empty, the stored password stays."),
+    )
+    clear_smtp_password = forms.BooleanField(label=_("Remove the SMTP password"), required=False)
+    imap_password = forms.CharField(
+        label=_("IMAP password"),
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=_("Left empty, the stored password stays."),
+    )
+    clear_imap_password = forms.BooleanField(label=_("Remove the IMAP password"), required=False)
+    dkim_generate = forms.ChoiceField(
+        label=_("Generate a new DKIM key"),
+        required=False,
+        choices=[("", _("No: keep the key (or paste one below)")), *DkimKeyType.choices],
+    )
+    dkim_private_key = forms.CharField(
+        label=_("Or paste a DKIM private key"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false", "class": "code"}),
+        help_text=_("PEM (RSA-2048 or Ed25519). Left empty, the stored key stays."),
+    )
+    clear_dkim_private_key = forms.BooleanField(label=_("Remove the DKIM key"), required=False)
+
+    field_order = [
+        *EDITABLE_FIELDS[: EDITABLE_FIELDS.index("smtp_username") + 1],
+        "smtp_password",
+        "clear_smtp_password",
+        *EDITABLE_FIELDS[
+            EDITABLE_FIELDS.index("receive_enabled") : EDITABLE_FIELDS.index("imap_username") + 1
+        ],
+        "imap_password",
+        "clear_imap_password",
+        *EDITABLE_FIELDS[EDITABLE_FIELDS.index("imap_folder") :],
+        "dkim_generate",
+        "dkim_private_key",
+        "clear_dkim_private_key",
+    ]
+
+    class Meta:
+        model = Mailbox
+        fields = list(EDITABLE_FIELDS)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        mailbox = self.instance
+        for name in ("smtp_password", "imap_password", "dkim_private_key"):
+            if mailbox.pk and mailbox.has_secret(name):
+                self.fields[name].widget.attrs["placeholder"] = SET_PLACEHOLDER
+            else:
+                del self.fields[f"clear_{name}"]
+        if mailbox.is_sandbox:
+            for name in SANDBOX_FIXED:
+                self.fields[name].disabled = True
+
+    def action_arguments(self) -> dict[str, Any]:
+        """What ``do_save_mailbox`` takes, from the cleaned data."""
+        data = self.cleaned_data
+        secret_names = ("smtp_password", "imap_password", "dkim_private_key")
+        return {
+            "fields": {name: data[name] for name in EDITABLE_FIELDS if name in data},
+            "secrets": {name: data[name] for name in secret_names if data.get(name)},
+            "clear": [name for name in secret_names if data.get(f"clear_{name}")],
+            "dkim_generate": data.get("dkim_generate") or None,
+        }
