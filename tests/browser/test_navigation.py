@@ -4,7 +4,7 @@ import pytest
 from playwright.sync_api import expect
 
 AGENT = {"Home", "Contacts", "Sandbox mailbox", "API tokens"}
-MANAGER = AGENT | {"Contact lists", "Suppression list", "Templates", "History"}
+MANAGER = AGENT | {"Contact lists", "Suppression list", "Templates", "Mailboxes", "History"}
 EXPECTED = {
     "agent": AGENT,
     "manager": MANAGER,
