@@ -1,3 +1,5 @@
+"""Template context for every page: the navigation entries the user may open."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -13,10 +15,16 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"nav_items": []}
-    items = []
-    for item in NAVIGATION:
-        if user_has_role(user, item.role):
-            url = reverse(item.url_name)
-            active = request.path == url or (url != "/" and request.path.startswith(url))
-            items.append({"label": item.label, "url": url, "active": active})
+    items: list[dict[str, Any]] = [
+        {"label": item.label, "url": reverse(item.url_name)}
+        for item in NAVIGATION
+        if user_has_role(user, item.role)
+    ]
+    # One entry is current: the one whose address is the longest prefix of this page's, so that
+    # /mailboxes/sandbox/3/ lights "Sandbox mailbox", not also "Mailboxes".
+    urls = [str(entry["url"]) for entry in items]
+    matching = [u for u in urls if request.path == u or (u != "/" and request.path.startswith(u))]
+    current = max(matching, key=len) if matching else None
+    for entry in items:
+        entry["active"] = entry["url"] == current
     return {"nav_items": items}
