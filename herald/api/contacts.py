@@ -10,7 +10,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import File, Form, Router, Schema
+from ninja import File, Form, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.files import UploadedFile
 
@@ -130,12 +130,12 @@ def get_lists(request: HttpRequest) -> list[dict[str, Any]]:
 
 
 @router.post("/lists", response={201: ListOut}, auth=auth.MANAGER)
-def create_list(request: HttpRequest, payload: ListIn) -> tuple[int, dict[str, Any]]:
+def create_list(request: HttpRequest, payload: ListIn) -> Status:
     try:
         created = actions.do_create_list(Actor.for_request(request), **payload.dict())
     except ValidationError as exc:
         raise validation_error(exc) from None
-    return 201, _list_out(created)
+    return Status(201, _list_out(created))
 
 
 @router.patch("/lists/{list_id}", response=ListOut, auth=auth.MANAGER)
@@ -156,7 +156,7 @@ def upload_import(
     list_id: int,
     file: UploadedFile = File(...),  # noqa: B008
     encoding: str = Form(""),
-) -> tuple[int, dict[str, Any]]:
+) -> Status:
     """Uploads a CSV; the answer shows the detected header and mapping. Then POST .../start."""
     contact_list = get_object_or_404(ContactList, pk=list_id)
     path = actions.store_upload(file, file.name or "upload.csv")
@@ -171,7 +171,7 @@ def upload_import(
     except FileRefused as exc:
         path.unlink(missing_ok=True)
         raise HttpError(422, str(exc)) from None
-    return 201, _job_out(job)
+    return Status(201, _job_out(job))
 
 
 @router.post("/imports/{job_id}/start", auth=auth.MANAGER)
@@ -227,14 +227,14 @@ def get_suppressions(request: HttpRequest, q: str = "") -> Any:
 @router.post("/suppressions", response={201: SuppressionOut}, auth=auth.MANAGER)
 def add_suppression(request: HttpRequest, payload: SuppressionIn) -> Any:
     try:
-        return 201, actions.do_add_suppression(Actor.for_request(request), **payload.dict())
+        return Status(201, actions.do_add_suppression(Actor.for_request(request), **payload.dict()))
     except ValidationError as exc:
         raise validation_error(exc) from None
 
 
 @router.delete("/suppressions/{entry_id}", response={204: None}, auth=auth.MANAGER)
-def remove_suppression(request: HttpRequest, entry_id: int) -> tuple[int, None]:
+def remove_suppression(request: HttpRequest, entry_id: int) -> Status:
     actions.do_remove_suppression(
         Actor.for_request(request), get_object_or_404(Suppression, pk=entry_id)
     )
-    return 204, None
+    return Status(204, None)
