@@ -244,6 +244,43 @@ def write_rejections_csv(f: Any, job: ImportJob) -> None:
         writer.writerow([line, RejectReason(reason).label, detail, raw])
 
 
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def copy_text(rows: Sequence[tuple[Any, ...]], width: int) -> str:
+    """Rows of str, int and None values in PostgreSQL's COPY text format.
+
+    Nearly no value holds a tab, a line break or a backslash, so the batch is joined as is and
+    the separators counted: only when the count shows such a value is each value escaped.
+    """
+    nulls = sum(row.count(None) for row in rows)
+    text = "".join(
+        [
+            "\t".join([v if type(v) is str else "\\N" if v is None else str(v) for v in row]) + "\n"
+            for row in rows
+        ]
+    )
+    if (
+        text.count("\t") == len(rows) * (width - 1)
+        and text.count("\n") == len(rows)
+        and text.count("\\") == nulls
+        and "\r" not in text
+    ):
+        return text
+    return "".join(
+        [
+            "\t".join(
+                [
+                    v.translate(_COPY_ESCAPES) if type(v) is str else "\\N" if v is None else str(v)
+                    for v in row
+                ]
+            )
+            + "\n"
+            for row in rows
+        ]
+    )
+
+
 def _text(raw: bytes, encoding: str) -> str:
     return raw.decode(encoding, "replace").rstrip("\r\n")
 
@@ -328,9 +365,7 @@ class _Writer:
         suppressed = self._suppressed(rows)
         ids = self._allocate_ids(len(rows))
         next_id = 0
-        now: Any = timezone.now()
-        if not self.postgres:
-            now = connection.ops.adapt_datetimefield_value(now)
+        now = self._now()
         job_id, mode = self.job_id, self.mode
         remove, updating = (
             mode == ImportMode.REMOVE,
@@ -441,10 +476,15 @@ class _Writer:
 
     # -- writing ------------------------------------------------------------------------------
 
+    def _now(self) -> str:
+        """The time as the database reads it in text, once per batch rather than per row."""
+        now = timezone.now()
+        return (
+            now.isoformat() if self.postgres else str(connection.ops.adapt_datetimefield_value(now))
+        )
+
     def write(self, batch: Batch) -> None:
-        now: Any = timezone.now()
-        if not self.postgres:
-            now = connection.ops.adapt_datetimefield_value(now)  # once, not once per row
+        now = self._now()
         list_id, job_id = self.list_id, self.job_id
         members = [(list_id, cid, "", now, job_id) for cid in batch.new_members]
         rejections = [(job_id, *r) for r in batch.rejections]
@@ -495,9 +535,9 @@ class _Writer:
         with connection.cursor() as cursor:
             if self.postgres:
                 # COPY is the fastest way in: one round trip per batch, no per-row parsing.
+                # The text is built here: psycopg's write_row spends ~4 µs per row on it.
                 with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
+                    copy.write(copy_text(rows, len(columns)).encode())
             else:
                 marks = ", ".join(["%s"] * len(columns))
                 cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)  # noqa: S608 # fixed names
