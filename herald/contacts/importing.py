@@ -36,7 +36,7 @@ from herald.contacts.models import (
     ListMember,
     RejectReason,
 )
-from herald.contacts.queries import select_in, suppressions_for
+from herald.contacts.queries import ensure_field_index, select_in, suppressions_for
 from herald.contacts.rows import (
     EXTERNAL_ID,
     ROW_EMAILS,
@@ -48,6 +48,7 @@ from herald.contacts.rows import (
     ROW_VALUES,
     ContactRow,
     ParsedBatch,
+    key_fields,
     row_contact,
     row_fields,
 )
@@ -126,6 +127,9 @@ def run_import(job_id: int, progress: Progress | None = None) -> ImportJob | Non
 
 def _run(job: ImportJob, runner: str, progress: Progress | None) -> None:
     writer = _Writer(job)
+    # Before the rows: built once in bulk if the table is large, then kept up row by row.
+    for name in key_fields(job.header, job.columns):
+        ensure_field_index(name)
     if connection.vendor == "sqlite":
         with connection.cursor() as cursor:
             # A million rows add ~150 MB of index pages; SQLite's default 2 MB page cache would

@@ -35,7 +35,11 @@ CONTACT_TARGETS = {
 }
 ADDRESS_TARGETS = ("email1", "email2", "email3")
 LABEL_TARGETS = ("label1", "label2", "label3")
-FIELD_TARGETS = ("field", "field:text", "field:number", "field:date")
+# "field:key" is text that contact search finds by value (name=value): it gets its own index,
+# which costs each import one more index insert per row, so only columns people search by
+# (customer numbers, contract codes) should be mapped to it.
+FIELD_TARGETS = ("field", "field:text", "field:key", "field:number", "field:date")
+KEY_TARGET = "field:key"
 TARGETS = (*CONTACT_TARGETS, *ADDRESS_TARGETS, *LABEL_TARGETS, *FIELD_TARGETS, "ignore")
 
 # Header spellings recognised without a saved mapping (compared as lower_snake_case).
@@ -89,6 +93,11 @@ def guess_mapping(header: Sequence[str]) -> dict[str, str]:
         taken.add(target)
         mapping[column] = target
     return mapping
+
+
+def key_fields(header: Sequence[str], mapping: Mapping[str, str]) -> list[str]:
+    """The variable names of the columns mapped to ``field:key`` (searchable by value)."""
+    return [field_name(c) for c in header if mapping.get(c) == KEY_TARGET and field_name(c)]
 
 
 def mapping_errors(header: Sequence[str], mapping: Mapping[str, str]) -> list[str]:
@@ -221,7 +230,7 @@ class RowParser:
                     RejectReason.TOO_LONG.value,
                     f"{column}: {len(value)} characters, at most {FIELD_VALUE_MAX_LENGTH}",
                 )
-            if target in {"field", "field:text"}:
+            if target in {"field", "field:text", "field:key"}:
                 fields[name] = value
                 continue
             try:
