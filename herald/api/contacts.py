@@ -101,7 +101,13 @@ def _contact_out(contact: Contact) -> dict[str, Any]:
         "external_id": contact.external_id,
         "variables": contact.variables(),
         "addresses": [
-            {"position": a.position, "email": a.email, "label": a.label, "state": a.state}
+            {
+                "position": a.position,
+                "email": a.email,
+                "label": a.label,
+                "state": a.state,
+                "error": a.error,
+            }
             for a in contact.addresses.order_by("position")
         ],
         "lists": list(contact.memberships.values_list("contact_list__name", flat=True)),
@@ -148,6 +154,14 @@ def change_list(request: HttpRequest, list_id: int, payload: ListPatch) -> dict[
     except ValidationError as exc:
         raise validation_error(exc) from None
     return _list_out(contact_list)
+
+
+@router.post("/lists/{list_id}/check-mx", response={202: dict}, auth=auth.MANAGER)
+def check_mx(request: HttpRequest, list_id: int) -> Status:
+    """Queues the MX check of the list's address domains; results land on the addresses."""
+    contact_list = get_object_or_404(ContactList, pk=list_id)
+    actions.do_check_mx(Actor.for_request(request), contact_list)
+    return Status(202, {"queued": True, "list_id": contact_list.pk})
 
 
 @router.post("/lists/{list_id}/imports", response={201: dict}, auth=auth.MANAGER)

@@ -88,6 +88,16 @@ def do_delete_list(actor: Actor, contact_list: ContactList) -> None:
     contact_list.delete()
 
 
+@transaction.atomic
+def do_check_mx(actor: Actor, contact_list: ContactList) -> None:
+    """Queues the MX check of the list's address domains (herald.contacts.mx), a background job."""
+    from herald.contacts.tasks import check_mx_task
+
+    record(actor, "contact_list.check_mx", contact_list, {})
+    list_id = contact_list.pk
+    transaction.on_commit(lambda: check_mx_task.enqueue(list_id))
+
+
 # -- suppression --------------------------------------------------------------------------------
 
 

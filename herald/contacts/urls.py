@@ -9,6 +9,7 @@ urlpatterns = [
     path("lists/", views.lists, name="lists"),
     path("lists/<int:list_id>/", views.list_detail, name="list"),
     path("lists/<int:list_id>/upload/", views.upload, name="upload"),
+    path("lists/<int:list_id>/check-mx/", views.check_mx, name="check_mx"),
     path("lists/<int:list_id>/export.csv", views.export, name="export"),
     path("imports/<int:job_id>/", views.import_detail, name="import"),
     path("imports/<int:job_id>/progress/", views.import_progress, name="import_progress"),

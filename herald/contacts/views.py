@@ -20,6 +20,8 @@ from herald.audit.actors import Actor
 from herald.contacts import actions, importing, queries
 from herald.contacts.csvfile import ENCODINGS, FileRefused
 from herald.contacts.models import (
+    Address,
+    AddressState,
     Channel,
     Contact,
     ContactList,
@@ -89,8 +91,26 @@ def list_detail(request: HttpRequest, list_id: int) -> HttpResponse:
             "imports": contact_list.imports.all()[:10],
             "members": contact_list.members.select_related("contact").order_by("-id")[:50],
             "encodings": ENCODINGS,
+            "no_mx": Address.objects.filter(
+                contact__memberships__contact_list=contact_list, state=AddressState.NO_MX
+            ).count(),
         },
     )
+
+
+@role_required(Role.MANAGER)
+@require_POST
+def check_mx(request: HttpRequest, list_id: int) -> HttpResponse:
+    contact_list = get_object_or_404(ContactList, pk=list_id)
+    actions.do_check_mx(Actor.for_request(request), contact_list)
+    messages.success(
+        request,
+        _(
+            "The domain check runs in the background: addresses whose domain takes no mail "
+            "will show it on their contact page."
+        ),
+    )
+    return redirect("contacts:list", list_id=contact_list.pk)
 
 
 @role_required(Role.MANAGER)
