@@ -40,7 +40,17 @@ LABEL_TARGETS = ("label1", "label2", "label3")
 # (customer numbers, contract codes) should be mapped to it.
 FIELD_TARGETS = ("field", "field:text", "field:key", "field:number", "field:date")
 KEY_TARGET = "field:key"
-TARGETS = (*CONTACT_TARGETS, *ADDRESS_TARGETS, *LABEL_TARGETS, *FIELD_TARGETS, "ignore")
+# A contact person (name, role, address) under the row's contact, usually a company: a file
+# lists one person per row, and the rows of one company repeat its external id or address.
+PERSON_TARGETS = {"person_name": 150, "person_role": 100, "person_email": 320}
+TARGETS = (
+    *CONTACT_TARGETS,
+    *ADDRESS_TARGETS,
+    *LABEL_TARGETS,
+    *FIELD_TARGETS,
+    *PERSON_TARGETS,
+    "ignore",
+)
 
 # Header spellings recognised without a saved mapping (compared as lower_snake_case).
 _GUESSES = {
@@ -71,6 +81,9 @@ _GUESSES = {
     "external_id": {"external_id", "id", "crm_id", "customer_id", "contact_id"},
     "language": {"language", "lang", "langue", "lingua"},
     "timezone": {"timezone", "time_zone", "tz"},
+    "person_name": {"person_name", "contact_person"},
+    "person_role": {"person_role"},
+    "person_email": {"person_email"},
     "label1": {"label1", "email1_label", "email_label"},
     "label2": {"label2", "email2_label"},
     "label3": {"label3", "email3_label"},
@@ -143,9 +156,17 @@ CONTACT_COLUMNS = tuple(CONTACT_TARGETS)  # the order of ContactRow.values
 #   line: physical line where the record starts; start, length: its bytes in the file (the raw
 #   line is read back only for a row the writer rejects); values: CONTACT_COLUMNS in order ("" if
 #   not mapped); emails: [(position, normalized, label, error or None)], by position;
-#   fields_json: custom fields as stored; valid_keys: lower-case valid addresses, EMAIL1 first.
+#   fields_json: custom fields as stored; valid_keys: lower-case valid addresses, EMAIL1 first;
+#   person: (name, role, normalized address or "") of a contact person, or None.
 ContactRow = tuple[
-    int, int, int, tuple[str, ...], list[tuple[int, str, str, str | None]], str, list[str]
+    int,
+    int,
+    int,
+    tuple[str, ...],
+    list[tuple[int, str, str, str | None]],
+    str,
+    list[str],
+    tuple[str, str, str] | None,
 ]
 ROW_LINE: Final = 0
 ROW_START: Final = 1
@@ -154,6 +175,7 @@ ROW_VALUES: Final = 3
 ROW_EMAILS: Final = 4
 ROW_FIELDS: Final = 5
 ROW_KEYS: Final = 6
+ROW_PERSON: Final = 7
 EXTERNAL_ID: Final = 0  # CONTACT_COLUMNS.index("external_id")
 
 
@@ -186,6 +208,7 @@ class RowParser:
         self.address_plan: list[tuple[int, int]] = []
         self.label_plan: list[tuple[int, int]] = []
         self.field_plan: list[tuple[int, str, str, str]] = []
+        self.person_plan: list[tuple[int, str, int, str]] = []
         for index, column in enumerate(header):
             target = mapping.get(column, "ignore")
             if target in CONTACT_TARGETS:
@@ -195,6 +218,8 @@ class RowParser:
                 self.address_plan.append((index, int(target[-1])))
             elif target in LABEL_TARGETS:
                 self.label_plan.append((index, int(target[-1])))
+            elif target in PERSON_TARGETS:
+                self.person_plan.append((index, target, PERSON_TARGETS[target], column))
             elif target in FIELD_TARGETS:
                 self.field_plan.append((index, target, field_name(column), column))
 
@@ -264,6 +289,9 @@ class RowParser:
         if not valid:
             first = emails[0]
             return Rejected(RejectReason.INVALID_ADDRESS.value, f"{first[1]}: {first[3]}")
+        person = self._person(values) if self.person_plan else None
+        if isinstance(person, Rejected):
+            return person
         emails.sort()
         return (
             line,
@@ -273,7 +301,27 @@ class RowParser:
             emails,
             _json(fields),
             [e.lower() for _p, e, _l, err in emails if err is None],
+            person,
         )
+
+    def _person(self, values: Sequence[str]) -> tuple[str, str, str] | Rejected | None:
+        found = {"person_name": "", "person_role": "", "person_email": ""}
+        for index, target, limit, column in self.person_plan:
+            value = values[index].strip()
+            if len(value) > limit:
+                return Rejected(
+                    RejectReason.TOO_LONG.value,
+                    f"{column}: {len(value)} characters, at most {limit}",
+                )
+            found[target] = value
+        name, role, email = found["person_name"], found["person_role"], found["person_email"]
+        if not (name or email):
+            return None
+        if email:
+            email, error = addresses.validate(email)
+            if error:
+                return Rejected(RejectReason.INVALID_ADDRESS.value, f"{email}: {error}")
+        return (name or email, role, email)
 
 
 @dataclass
