@@ -14,7 +14,8 @@ import csv
 import gc
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from operator import itemgetter
@@ -88,6 +89,24 @@ class Batch:
     person_roles: list[tuple[int, str]] = field(default_factory=list)  # (person id, new role)
     imported: int = 0
     updated: int = 0
+    done: set[int] = field(default_factory=set)  # contacts this batch puts in the list
+
+    def overlay(self) -> Overlay:
+        """What this batch writes, for matching the next batch before this one commits."""
+        return Overlay(
+            by_ext={row[1]: row[0] for row in self.new_contacts if row[1]},
+            by_key={a[3]: a[0] for a in self.new_addresses if a[5] == "valid"},
+            done=self.done,
+            persons={(p[0], p[1].lower(), p[3].lower()) for p in self.new_persons},
+        )
+
+
+@dataclass
+class Overlay:
+    by_ext: dict[str, int]
+    by_key: dict[str, int]
+    done: set[int]
+    persons: set[tuple[int, str, str]]
 
 
 def claim(job_id: int) -> str | None:
@@ -147,10 +166,13 @@ def _run(job: ImportJob, runner: str, progress: Progress | None) -> None:
     collecting = gc.isenabled()
     gc.disable()
     try:
-        for batch in batches:
-            _commit(job, runner, writer, batch)
-            if progress:
-                progress(job)
+        if writer.postgres and not connection.in_atomic_block and pipelined_enabled():
+            _run_pipelined(job, runner, writer, batches, progress)
+        else:
+            for batch in batches:
+                _commit(job, runner, writer, batch)
+                if progress:
+                    progress(job)
     finally:
         batches.close()
         writer.close()
@@ -166,6 +188,51 @@ def _run(job: ImportJob, runner: str, progress: Progress | None) -> None:
         progress(job)
 
 
+def pipelined_enabled() -> bool:
+    """PostgreSQL: write each batch in a second thread while the next one is prepared."""
+    return env_bool("HERALD_IMPORT_PIPELINE", True)
+
+
+def _run_pipelined(
+    job: ImportJob,
+    runner: str,
+    writer: _Writer,
+    batches: Iterator[ParsedBatch],
+    progress: Progress | None,
+) -> None:
+    """Batch k+1 is matched and built (this thread, its own connection, reads only) while
+    batch k is copied and committed with its checkpoint (a writer thread, another connection):
+    the server's COPY time and this process's Python time overlap instead of adding up.
+
+    Batch k is not committed yet when batch k+1 is matched, so the writer's overlay (the new
+    contacts, keys and members of batch k) answers what the database cannot see yet. Batches
+    still commit one by one, in order, each with its checkpoint: resuming works as before.
+    """
+
+    def write(parsed: ParsedBatch, prepared: Batch) -> None:
+        _commit(job, runner, writer, parsed, prepared=prepared)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writer") as pool:
+        pending: Future[None] | None = None
+        try:
+            for parsed in batches:
+                prepared = writer.prepare(parsed)
+                if pending is not None:
+                    pending.result()  # batch k committed (or its error raised here)
+                    if progress:
+                        progress(job)
+                writer.pending = prepared.overlay()
+                pending = pool.submit(write, parsed, prepared)
+            if pending is not None:
+                pending.result()
+        finally:
+            writer.pending = None
+            if pending is not None and not pending.done():
+                pending.exception()  # let the writer finish before its connection goes
+            # The writer thread's own connection (looked up in that thread, hence the lambda).
+            pool.submit(lambda: connection.close()).result()  # noqa: PLW0108 # see above
+
+
 def parallel_enabled() -> bool:
     """Parse in a second process (the default): the parsing and the writing each fill a core."""
     return env_bool("HERALD_IMPORT_PARALLEL", True)
@@ -178,6 +245,7 @@ def _commit(
     parsed: ParsedBatch | None,
     *,
     last: bool = False,
+    prepared: Batch | None = None,
 ) -> None:
     with transaction.atomic():
         if writer.postgres:
@@ -185,7 +253,7 @@ def _commit(
             # checkpoint too and the batch is read again, so no commit needs to wait for disk.
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit = off")
-        batch = writer.prepare(parsed) if parsed else Batch()
+        batch = prepared or (writer.prepare(parsed) if parsed else Batch())
         writer.write(batch)
         removed = len(batch.removed_members)
         if last:
@@ -317,6 +385,7 @@ class _Writer:
         self.mode = job.mode
         self.mapped = set(job.columns.values())
         self.file: IO[bytes] | None = None  # opened for the raw lines of rows rejected here
+        self.pending: Overlay | None = None  # the batch a writer thread has not committed yet
 
     def close(self) -> None:
         if self.file is not None:
@@ -381,6 +450,11 @@ class _Writer:
         if not rows:
             return batch
         by_ext, by_key, members = self._existing(rows)
+        pending = self.pending
+        if pending is not None:
+            # The batch being written elsewhere: the database wins where both know a key.
+            by_ext = {**pending.by_ext, **by_ext}
+            by_key = {**pending.by_key, **by_key}
         suppressed = self._suppressed(rows)
         ids = self._allocate_ids(len(rows))
         next_id = 0
@@ -396,7 +470,8 @@ class _Writer:
             batch.touched_members,
             batch.rejections,
         )
-        done_here: set[int] = set()  # contacts this batch already put in the list
+        done_here = batch.done  # contacts this batch already put in the list
+        prior: set[int] = pending.done if pending is not None else set()
         for row in rows:
             keys = row[ROW_KEYS]
             values = row[ROW_VALUES]
@@ -415,7 +490,7 @@ class _Writer:
                     batch.removed_members.append(member[0])
                 continue
             person = row[ROW_PERSON]
-            if contact_id in done_here or (member and member[1] == job_id):
+            if contact_id in done_here or contact_id in prior or (member and member[1] == job_id):
                 if person is not None and contact_id is not None:
                     # Another person of a company already in: the row adds the person.
                     batch.persons.append((contact_id, person))
@@ -501,6 +576,8 @@ class _Writer:
                 ids,
             )
         }
+        if self.pending is not None:
+            existing.update(dict.fromkeys(self.pending.persons, (None, "")))
         pending: dict[tuple[int, str, str], int] = {}  # new in this batch: index in new_persons
         for contact_id, (name, role, email) in batch.persons:
             key = (contact_id, name.lower(), email.lower())
