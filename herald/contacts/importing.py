@@ -181,9 +181,10 @@ def _run(job: ImportJob, runner: str, progress: Progress | None) -> None:
     _commit(job, runner, writer, None, last=True)
     if writer.postgres:
         # Fresh statistics: without them, right after a bulk load, PostgreSQL's planner takes
-        # "ann%" among a million names for a rare prefix and reads every match (10x slower).
+        # "ann%" among a million names for a rare prefix and reads every match, and a lookup of
+        # 50 contacts' addresses for a scan of the whole table (100 ms instead of 1).
         with connection.cursor() as cursor:
-            cursor.execute("ANALYZE contacts_contact")
+            cursor.execute("ANALYZE contacts_contact, contacts_address, contacts_listmember")
     if progress:
         progress(job)
 
