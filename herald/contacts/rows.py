@@ -1,7 +1,18 @@
 """From a CSV record to a contact row, or to the reason it is rejected (pure: no database).
 
 A mapping says what each column of the file is: ``{"E-mail": "email1", "Plan": "field",
-"Amount": "field:number", "Birthday": "field:date", "Notes": "ignore", ...}``.
+"Amount": "field:number", "Birthday": "field:date", "Notes": "ignore", ...}``. The targets:
+
+- ``external_id``, ``first_name``, ``last_name``, ``company``, ``language``, ``timezone``;
+- ``email1``..``email3`` and their ``label1``..``label3``;
+- ``field`` / ``field:text`` (a variable named after the column), ``field:number``,
+  ``field:date``, and ``field:key``: text that contact search finds as ``name=value``, at the
+  price of an index (one more index insert per imported row);
+- ``person_name``, ``person_role``, ``person_email``: a contact person under the row's contact.
+  One person per row: the rows of one company repeat its external id (or its address), and each
+  adds its person instead of being rejected as a duplicate. The same person (name and address)
+  imported again is not added twice; its role follows the file. Columns named ``person_name``,
+  ``person_role``, ``person_email`` (or ``contact_person``) are recognised without a mapping.
 """
 
 from __future__ import annotations
