@@ -19,7 +19,14 @@ from herald.api.accounts import validation_error
 from herald.audit.actors import Actor
 from herald.contacts import actions, queries
 from herald.contacts.csvfile import FileRefused
-from herald.contacts.models import Contact, ContactList, ImportJob, ImportMode, Suppression
+from herald.contacts.models import (
+    Contact,
+    ContactList,
+    ContactPerson,
+    ImportJob,
+    ImportMode,
+    Suppression,
+)
 
 router = Router(tags=["contacts"])
 
@@ -65,6 +72,26 @@ class UpsertOut(Schema):
     errors: list[dict[str, Any]]
 
 
+class PersonIn(Schema):
+    name: str
+    role: str = ""
+    email: str = ""
+
+
+class PersonPatch(Schema):
+    name: str | None = None
+    role: str | None = None
+    email: str | None = None
+
+
+class PersonOut(Schema):
+    id: int
+    contact_id: int
+    name: str
+    role: str
+    email: str
+
+
 class SuppressionIn(Schema):
     value: str
     reason: str = "manual"
@@ -101,10 +128,20 @@ def _contact_out(contact: Contact) -> dict[str, Any]:
         "external_id": contact.external_id,
         "variables": contact.variables(),
         "addresses": [
-            {"position": a.position, "email": a.email, "label": a.label, "state": a.state}
+            {
+                "position": a.position,
+                "email": a.email,
+                "label": a.label,
+                "state": a.state,
+                "error": a.error,
+            }
             for a in contact.addresses.order_by("position")
         ],
         "lists": list(contact.memberships.values_list("contact_list__name", flat=True)),
+        "persons": [
+            {"id": p.pk, "name": p.name, "role": p.role, "email": p.email}
+            for p in contact.persons.order_by("name", "id")
+        ],
     }
 
 
@@ -148,6 +185,14 @@ def change_list(request: HttpRequest, list_id: int, payload: ListPatch) -> dict[
     except ValidationError as exc:
         raise validation_error(exc) from None
     return _list_out(contact_list)
+
+
+@router.post("/lists/{list_id}/check-mx", response={202: dict}, auth=auth.MANAGER)
+def check_mx(request: HttpRequest, list_id: int) -> Status:
+    """Queues the MX check of the list's address domains; results land on the addresses."""
+    contact_list = get_object_or_404(ContactList, pk=list_id)
+    actions.do_check_mx(Actor.for_request(request), contact_list)
+    return Status(202, {"queued": True, "list_id": contact_list.pk})
 
 
 @router.post("/lists/{list_id}/imports", response={201: dict}, auth=auth.MANAGER)
@@ -202,6 +247,35 @@ def search(request: HttpRequest, q: str = "") -> list[dict[str, Any]]:
 @router.get("/contacts/{int:contact_id}", auth=auth.AGENT)
 def get_contact(request: HttpRequest, contact_id: int) -> dict[str, Any]:
     return _contact_out(get_object_or_404(Contact, pk=contact_id))
+
+
+@router.post("/contacts/{contact_id}/persons", response={201: PersonOut}, auth=auth.MANAGER)
+def add_person(request: HttpRequest, contact_id: int, payload: PersonIn) -> Status:
+    contact = get_object_or_404(Contact, pk=contact_id)
+    try:
+        person = actions.do_add_person(Actor.for_request(request), contact, **payload.dict())
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+    return Status(201, person)
+
+
+@router.patch("/persons/{person_id}", response=PersonOut, auth=auth.MANAGER)
+def change_person(request: HttpRequest, person_id: int, payload: PersonPatch) -> Any:
+    person = get_object_or_404(ContactPerson, pk=person_id)
+    try:
+        return actions.do_change_person(
+            Actor.for_request(request), person, **payload.dict(exclude_none=True)
+        )
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+
+
+@router.delete("/persons/{person_id}", response={204: None}, auth=auth.MANAGER)
+def remove_person(request: HttpRequest, person_id: int) -> Status:
+    actions.do_remove_person(
+        Actor.for_request(request), get_object_or_404(ContactPerson, pk=person_id)
+    )
+    return Status(204, None)
 
 
 @router.post("/contacts/batch", response=UpsertOut, auth=auth.MANAGER)

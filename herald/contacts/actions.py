@@ -26,6 +26,7 @@ from herald.contacts.models import (
     AddressState,
     Contact,
     ContactList,
+    ContactPerson,
     ImportJob,
     ImportMapping,
     ImportMode,
@@ -86,6 +87,16 @@ def do_delete_list(actor: Actor, contact_list: ContactList) -> None:
         actor, "contact_list.delete", contact_list, diff(snapshot(contact_list, LIST_FIELDS), {})
     )
     contact_list.delete()
+
+
+@transaction.atomic
+def do_check_mx(actor: Actor, contact_list: ContactList) -> None:
+    """Queues the MX check of the list's address domains (herald.contacts.mx), a background job."""
+    from herald.contacts.tasks import check_mx_task
+
+    record(actor, "contact_list.check_mx", contact_list, {})
+    list_id = contact_list.pk
+    transaction.on_commit(lambda: check_mx_task.enqueue(list_id))
 
 
 # -- suppression --------------------------------------------------------------------------------
@@ -284,6 +295,58 @@ def do_upsert_contacts(
         else:
             result.updated += 1
     return result
+
+
+# -- contact persons ----------------------------------------------------------------------------
+
+PERSON_FIELDS = ("name", "role", "email")
+
+
+def _clean_person(person: ContactPerson) -> None:
+    person.name, person.role = person.name.strip(), person.role.strip()
+    if person.email.strip():
+        normalized, error = addresses.validate(person.email)
+        if error:
+            raise ValidationError({"email": f"{person.email.strip()}: {error}"})
+        person.email = normalized
+    else:
+        person.email = ""
+    if not person.name:
+        raise ValidationError({"name": _("A contact person needs a name.")})
+    person.full_clean(exclude=["contact"])
+
+
+@transaction.atomic
+def do_add_person(
+    actor: Actor, contact: Contact, *, name: str, role: str = "", email: str = ""
+) -> ContactPerson:
+    """Adds someone to write to under a (company) contact."""
+    person = ContactPerson(contact=contact, name=name, role=role, email=email)
+    _clean_person(person)
+    person.save()
+    record(actor, "contact_person.add", person, diff({}, snapshot(person, PERSON_FIELDS)))
+    return person
+
+
+@transaction.atomic
+def do_change_person(actor: Actor, person: ContactPerson, **fields: str) -> ContactPerson:
+    before = snapshot(person, PERSON_FIELDS)
+    for name, value in fields.items():
+        if name not in PERSON_FIELDS:
+            raise ValidationError({name: _("This field cannot be changed.")})
+        setattr(person, name, value)
+    _clean_person(person)
+    person.save()
+    changes = diff(before, snapshot(person, PERSON_FIELDS))
+    if changes:
+        record(actor, "contact_person.change", person, changes)
+    return person
+
+
+@transaction.atomic
+def do_remove_person(actor: Actor, person: ContactPerson) -> None:
+    record(actor, "contact_person.remove", person, diff(snapshot(person, PERSON_FIELDS), {}))
+    person.delete()
 
 
 # -- imports ------------------------------------------------------------------------------------

@@ -11,13 +11,16 @@ up front, since Django's bulk_create would cost more than the whole budget of a 
 from __future__ import annotations
 
 import csv
+import gc
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
+from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -27,6 +30,7 @@ from herald.contacts import pipeline
 from herald.contacts.models import (
     Address,
     Contact,
+    ContactPerson,
     ImportJob,
     ImportMode,
     ImportRejection,
@@ -34,8 +38,23 @@ from herald.contacts.models import (
     ListMember,
     RejectReason,
 )
-from herald.contacts.queries import select_in, suppressions_for
-from herald.contacts.rows import ContactRow, ParsedBatch, Rejected
+from herald.contacts.queries import ensure_field_index, select_in, suppressions_for
+from herald.contacts.rows import (
+    EXTERNAL_ID,
+    ROW_EMAILS,
+    ROW_FIELDS,
+    ROW_KEYS,
+    ROW_LENGTH,
+    ROW_LINE,
+    ROW_PERSON,
+    ROW_START,
+    ROW_VALUES,
+    ContactRow,
+    ParsedBatch,
+    key_fields,
+    row_contact,
+    row_fields,
+)
 from herald.env import env_bool, env_int
 
 logger = logging.getLogger(__name__)
@@ -65,8 +84,29 @@ class Batch:
     contact_updates: list[tuple[int, ContactRow]] = field(default_factory=list)
     removed_members: list[int] = field(default_factory=list)
     rejections: list[tuple[int, str, str, str]] = field(default_factory=list)
+    persons: list[tuple[int, tuple[str, str, str]]] = field(default_factory=list)  # (contact, p)
+    new_persons: list[tuple[int, str, str, str]] = field(default_factory=list)
+    person_roles: list[tuple[int, str]] = field(default_factory=list)  # (person id, new role)
     imported: int = 0
     updated: int = 0
+    done: set[int] = field(default_factory=set)  # contacts this batch puts in the list
+
+    def overlay(self) -> Overlay:
+        """What this batch writes, for matching the next batch before this one commits."""
+        return Overlay(
+            by_ext={row[1]: row[0] for row in self.new_contacts if row[1]},
+            by_key={a[3]: a[0] for a in self.new_addresses if a[5] == "valid"},
+            done=self.done,
+            persons={(p[0], p[1].lower(), p[3].lower()) for p in self.new_persons},
+        )
+
+
+@dataclass
+class Overlay:
+    by_ext: dict[str, int]
+    by_key: dict[str, int]
+    done: set[int]
+    persons: set[tuple[int, str, str]]
 
 
 def claim(job_id: int) -> str | None:
@@ -111,6 +151,9 @@ def run_import(job_id: int, progress: Progress | None = None) -> ImportJob | Non
 
 def _run(job: ImportJob, runner: str, progress: Progress | None) -> None:
     writer = _Writer(job)
+    # Before the rows: built once in bulk if the table is large, then kept up row by row.
+    for name in key_fields(job.header, job.columns):
+        ensure_field_index(name)
     if connection.vendor == "sqlite":
         with connection.cursor() as cursor:
             # A million rows add ~150 MB of index pages; SQLite's default 2 MB page cache would
@@ -118,16 +161,77 @@ def _run(job: ImportJob, runner: str, progress: Progress | None) -> None:
             cursor.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KB}")
     size = env_int("HERALD_IMPORT_BATCH_ROWS", BATCH_ROWS, minimum=1)
     batches = pipeline.batches(job, size, parallel=parallel_enabled())
+    # Batches hold hundreds of thousands of small tuples and strings, none in a reference
+    # cycle: the cyclic collector would walk them all again and again (a third of the time).
+    collecting = gc.isenabled()
+    gc.disable()
     try:
-        for batch in batches:
-            _commit(job, runner, writer, batch)
-            if progress:
-                progress(job)
+        if writer.postgres and not connection.in_atomic_block and pipelined_enabled():
+            _run_pipelined(job, runner, writer, batches, progress)
+        else:
+            for batch in batches:
+                _commit(job, runner, writer, batch)
+                if progress:
+                    progress(job)
     finally:
         batches.close()
+        writer.close()
+        if collecting:
+            gc.enable()
     _commit(job, runner, writer, None, last=True)
+    if writer.postgres:
+        # Fresh statistics: without them, right after a bulk load, PostgreSQL's planner takes
+        # "ann%" among a million names for a rare prefix and reads every match, and a lookup of
+        # 50 contacts' addresses for a scan of the whole table (100 ms instead of 1).
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE contacts_contact, contacts_address, contacts_listmember")
     if progress:
         progress(job)
+
+
+def pipelined_enabled() -> bool:
+    """PostgreSQL: write each batch in a second thread while the next one is prepared."""
+    return env_bool("HERALD_IMPORT_PIPELINE", True)
+
+
+def _run_pipelined(
+    job: ImportJob,
+    runner: str,
+    writer: _Writer,
+    batches: Iterator[ParsedBatch],
+    progress: Progress | None,
+) -> None:
+    """Batch k+1 is matched and built (this thread, its own connection, reads only) while
+    batch k is copied and committed with its checkpoint (a writer thread, another connection):
+    the server's COPY time and this process's Python time overlap instead of adding up.
+
+    Batch k is not committed yet when batch k+1 is matched, so the writer's overlay (the new
+    contacts, keys and members of batch k) answers what the database cannot see yet. Batches
+    still commit one by one, in order, each with its checkpoint: resuming works as before.
+    """
+
+    def write(parsed: ParsedBatch, prepared: Batch) -> None:
+        _commit(job, runner, writer, parsed, prepared=prepared)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writer") as pool:
+        pending: Future[None] | None = None
+        try:
+            for parsed in batches:
+                prepared = writer.prepare(parsed)
+                if pending is not None:
+                    pending.result()  # batch k committed (or its error raised here)
+                    if progress:
+                        progress(job)
+                writer.pending = prepared.overlay()
+                pending = pool.submit(write, parsed, prepared)
+            if pending is not None:
+                pending.result()
+        finally:
+            writer.pending = None
+            if pending is not None and not pending.done():
+                pending.exception()  # let the writer finish before its connection goes
+            # The writer thread's own connection (looked up in that thread, hence the lambda).
+            pool.submit(lambda: connection.close()).result()  # noqa: PLW0108 # see above
 
 
 def parallel_enabled() -> bool:
@@ -142,9 +246,15 @@ def _commit(
     parsed: ParsedBatch | None,
     *,
     last: bool = False,
+    prepared: Batch | None = None,
 ) -> None:
     with transaction.atomic():
-        batch = writer.prepare(parsed) if parsed else Batch()
+        if writer.postgres:
+            # The checkpoint commits with the rows: a commit lost in a server crash loses its
+            # checkpoint too and the batch is read again, so no commit needs to wait for disk.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit = off")
+        batch = prepared or (writer.prepare(parsed) if parsed else Batch())
         writer.write(batch)
         removed = len(batch.removed_members)
         if last:
@@ -222,31 +332,85 @@ def write_rejections_csv(f: Any, job: ImportJob) -> None:
         writer.writerow([line, RejectReason(reason).label, detail, raw])
 
 
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def copy_text(rows: Sequence[tuple[Any, ...]], width: int) -> str:
+    """Rows of str, int and None values in PostgreSQL's COPY text format.
+
+    Nearly no value holds a tab, a line break or a backslash, so the batch is joined as is and
+    the separators counted: only when the count shows such a value is each value escaped.
+    """
+    nulls = sum(row.count(None) for row in rows)
+    text = "".join(
+        [
+            "\t".join([v if type(v) is str else "\\N" if v is None else str(v) for v in row]) + "\n"
+            for row in rows
+        ]
+    )
+    if (
+        text.count("\t") == len(rows) * (width - 1)
+        and text.count("\n") == len(rows)
+        and text.count("\\") == nulls
+        and "\r" not in text
+    ):
+        return text
+    return "".join(
+        [
+            "\t".join(
+                [
+                    v.translate(_COPY_ESCAPES) if type(v) is str else "\\N" if v is None else str(v)
+                    for v in row
+                ]
+            )
+            + "\n"
+            for row in rows
+        ]
+    )
+
+
 def _text(raw: bytes, encoding: str) -> str:
     return raw.decode(encoding, "replace").rstrip("\r\n")
 
 
 class _Writer:
+    """Turns parsed batches into rows of the three tables, matching them against the database
+    one batch at a time: one query per table per batch, then dictionaries (no per-row query,
+    no ORM object per row)."""
+
     def __init__(self, job: ImportJob) -> None:
         self.job = job
+        self.job_id = job.pk
         self.list_id = job.contact_list_id
         self.postgres = connection.vendor == "postgresql"
         self.mode = job.mode
         self.mapped = set(job.columns.values())
+        self.file: IO[bytes] | None = None  # opened for the raw lines of rows rejected here
+        self.pending: Overlay | None = None  # the batch a writer thread has not committed yet
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+
+    def _raw(self, row: ContactRow, encoding: str) -> str:
+        """The row as it is in the file: good rows carry their offsets, not their bytes."""
+        if self.file is None:
+            self.file = Path(self.job.file).open("rb")  # noqa: SIM115 # closed by close()
+        self.file.seek(row[ROW_START])
+        return _text(self.file.read(row[ROW_LENGTH]), encoding)
 
     # -- matching -----------------------------------------------------------------------------
 
     def _existing(
-        self, rows: Iterable[ContactRow]
+        self, rows: list[ContactRow]
     ) -> tuple[dict[str, int], dict[str, int], dict[int, tuple[int, int | None]]]:
         """Existing contacts by external id and by address key, and their memberships.
 
         Raw SQL: the ORM spends longer compiling an IN list of 5,000 values than the database
         spends answering it, and this runs once per batch of a million-row file.
         """
-        rows = list(rows)
-        ext_ids = [r.external_id for r in rows if r.external_id]
-        keys = [k for r in rows for k in r.valid_keys]
+        ext_ids = [r[ROW_VALUES][EXTERNAL_ID] for r in rows if r[ROW_VALUES][EXTERNAL_ID]]
+        keys = [k for r in rows for k in r[ROW_KEYS]]
         by_ext = dict(
             select_in("SELECT external_id, id FROM contacts_contact", "external_id", ext_ids)
         )
@@ -266,123 +430,203 @@ class _Writer:
             members[contact_id] = (member_id, job_id)
         return by_ext, by_key, members
 
-    def prepare(self, parsed: ParsedBatch) -> Batch:  # noqa: PLR0912 # one pass per row, all cases
+    def _suppressed(self, rows: list[ContactRow]) -> dict[str, Any]:
+        if self.mode == ImportMode.REMOVE:
+            return {}
+        with connection.cursor() as cursor:
+            # Most accounts start with an empty list: then no address needs looking up.
+            cursor.execute("SELECT 1 FROM contacts_suppression LIMIT 1")
+            if cursor.fetchone() is None:
+                return {}
+        return suppressions_for({k for row in rows for k in row[ROW_KEYS]})
+
+    def prepare(self, parsed: ParsedBatch) -> Batch:  # noqa: PLR0912, PLR0915 # one pass per row
         batch = Batch()
-        rows: list[tuple[int, bytes, ContactRow]] = []
         encoding = parsed.encoding
-        for line, raw, row in parsed.items:
-            if isinstance(row, Rejected):
-                batch.rejections.append((line, _text(raw, encoding), row.reason, row.detail[:500]))
-            else:
-                rows.append((line, raw, row))
+        batch.rejections.extend(
+            (line, _text(raw, encoding), reason, detail[:500])
+            for line, raw, reason, detail in parsed.rejected
+        )
+        rows = parsed.rows
         if not rows:
             return batch
-        by_ext, by_key, members = self._existing(row for _l, _r, row in rows)
-        suppressed = (
-            suppressions_for({k for _l, _r, row in rows for k in row.valid_keys})
-            if self.mode != ImportMode.REMOVE
-            else {}
+        by_ext, by_key, members = self._existing(rows)
+        pending = self.pending
+        if pending is not None:
+            # The batch being written elsewhere: the database wins where both know a key.
+            by_ext = {**pending.by_ext, **by_ext}
+            by_key = {**pending.by_key, **by_key}
+        suppressed = self._suppressed(rows)
+        ids = self._allocate_ids(len(rows))
+        next_id = 0
+        now = self._now()
+        job_id, mode = self.job_id, self.mode
+        remove, updating = (
+            mode == ImportMode.REMOVE,
+            mode in {ImportMode.UPDATE, ImportMode.REPLACE},
         )
-        contact_ids = self._allocate_ids(len(rows))
-        now: Any = timezone.now()
-        if not self.postgres:
-            now = connection.ops.adapt_datetimefield_value(now)
-        done_here: set[int] = set()  # contacts this batch already put in the list
-        for (line, raw, row), new_id in zip(rows, contact_ids, strict=True):
-            keys = row.valid_keys
-            if row.external_id:
-                contact_id = by_ext.get(row.external_id)
+        new_contacts, new_addresses = batch.new_contacts, batch.new_addresses
+        new_members, touched, rejections = (
+            batch.new_members,
+            batch.touched_members,
+            batch.rejections,
+        )
+        done_here = batch.done  # contacts this batch already put in the list
+        prior: set[int] = pending.done if pending is not None else set()
+        for row in rows:
+            keys = row[ROW_KEYS]
+            values = row[ROW_VALUES]
+            external_id = values[EXTERNAL_ID]
+            contact_id: int | None = None
+            if external_id:
+                contact_id = by_ext.get(external_id)
             else:
-                contact_id = next((by_key[k] for k in keys if k in by_key), None)
-            if self.mode == ImportMode.REMOVE:
-                member = members.get(contact_id) if contact_id else None
+                for k in keys:
+                    contact_id = by_key.get(k)
+                    if contact_id is not None:
+                        break
+            member = members.get(contact_id) if contact_id is not None else None
+            if remove:
                 if member and member[0] not in batch.removed_members:
                     batch.removed_members.append(member[0])
                 continue
-            member = members.get(contact_id) if contact_id else None
-            if contact_id in done_here or (member and member[1] == self.job.pk):
-                batch.rejections.append(
-                    (line, _text(raw, encoding), RejectReason.DUPLICATE, keys[0] if keys else "")
+            person = row[ROW_PERSON]
+            if contact_id in done_here or contact_id in prior or (member and member[1] == job_id):
+                if person is not None and contact_id is not None:
+                    # Another person of a company already in: the row adds the person.
+                    batch.persons.append((contact_id, person))
+                    batch.updated += 1
+                    continue
+                rejections.append(
+                    (
+                        row[ROW_LINE],
+                        self._raw(row, encoding),
+                        RejectReason.DUPLICATE,
+                        keys[0] if keys else "",
+                    )
                 )
                 continue
-            if keys and all(k in suppressed for k in keys):
+            if suppressed and all(k in suppressed for k in keys):
                 entry = suppressed[keys[0]]
-                batch.rejections.append(
+                rejections.append(
                     (
-                        line,
-                        _text(raw, encoding),
+                        row[ROW_LINE],
+                        self._raw(row, encoding),
                         RejectReason.SUPPRESSED,
                         f"{keys[0]}: {entry.get_reason_display()} ({entry})",
                     )
                 )
                 continue
             if contact_id is None:
-                contact_id = new_id
-                batch.new_contacts.append(self._contact_tuple(new_id, row, now))
-                for position, email, label, error in row.emails:
-                    batch.new_addresses.append(
+                contact_id = ids[next_id]
+                next_id += 1
+                new_contacts.append(
+                    (
+                        contact_id,
+                        external_id or None,
+                        values[1],
+                        values[2],
+                        values[3],
+                        values[4],
+                        values[5],
+                        row[ROW_FIELDS],
+                        now,
+                        now,
+                    )
+                )
+                for position, email, label, error in row[ROW_EMAILS]:
+                    new_addresses.append(
                         (
-                            new_id,
+                            contact_id,
                             position,
                             email,
                             email.lower(),
                             label,
                             "valid" if error is None else "invalid",
-                            (error or "")[:300],
+                            "" if error is None else error[:300],
                         )
                     )
-                if row.external_id:
-                    by_ext[row.external_id] = new_id
+                if external_id:
+                    by_ext[external_id] = contact_id
                 for k in keys:
-                    by_key.setdefault(k, new_id)
-            elif self.mode in {ImportMode.UPDATE, ImportMode.REPLACE}:
+                    by_key.setdefault(k, contact_id)
+            elif updating:
                 batch.contact_updates.append((contact_id, row))
+            if person is not None:
+                batch.persons.append((contact_id, person))
             done_here.add(contact_id)
             if member:
-                batch.touched_members.append(member[0])
+                touched.append(member[0])
                 batch.updated += 1
             else:
-                batch.new_members.append(contact_id)
+                new_members.append(contact_id)
                 batch.imported += 1
+        if batch.persons:
+            self._match_persons(batch)
         return batch
 
-    def _allocate_ids(self, n: int) -> list[int]:
+    def _match_persons(self, batch: Batch) -> None:
+        """A person already under the contact (same name and address) gets the file's role
+        instead of a second entry: importing the same file twice adds nobody."""
+        ids = list({contact_id for contact_id, _person in batch.persons})
+        existing: dict[tuple[int, str, str], tuple[int | None, str]] = {
+            (contact_id, name.lower(), email.lower()): (person_id, role)
+            for person_id, contact_id, name, role, email in select_in(
+                "SELECT id, contact_id, name, role, email FROM contacts_contactperson",
+                "contact_id",
+                ids,
+            )
+        }
+        if self.pending is not None:
+            existing.update(dict.fromkeys(self.pending.persons, (None, "")))
+        pending: dict[tuple[int, str, str], int] = {}  # new in this batch: index in new_persons
+        for contact_id, (name, role, email) in batch.persons:
+            key = (contact_id, name.lower(), email.lower())
+            found = existing.get(key)
+            if key in pending:
+                if role:  # the file's last word on the role
+                    batch.new_persons[pending[key]] = (contact_id, name, role, email)
+            elif found is None:
+                pending[key] = len(batch.new_persons)
+                batch.new_persons.append((contact_id, name, role, email))
+            elif role and role != found[1] and found[0] is not None:
+                batch.person_roles.append((found[0], role))
+                existing[key] = (found[0], role)
+
+    def _allocate_ids(self, n: int) -> Sequence[int]:
         with connection.cursor() as cursor:
             if self.postgres:
+                # n values of the sequence; nearly always one run, then two numbers say it.
                 cursor.execute(
-                    "SELECT nextval(pg_get_serial_sequence('contacts_contact', 'id')) "
-                    "FROM generate_series(1, %s)",
+                    "SELECT min(v), max(v), count(*), "
+                    "CASE WHEN max(v) - min(v) + 1 = count(*) THEN NULL ELSE array_agg(v) END "
+                    "FROM (SELECT nextval(pg_get_serial_sequence('contacts_contact', 'id')) AS v "
+                    "FROM generate_series(1, %s)) AS ids",
                     [n],
                 )
-                return [r[0] for r in cursor.fetchall()]
+                low, high, _count, scattered = cursor.fetchone()
+                return range(low, high + 1) if scattered is None else sorted(scattered)
             # SQLite: the transaction holds the write lock (IMMEDIATE), so MAX(id) is ours.
             cursor.execute("SELECT COALESCE(MAX(id), 0) FROM contacts_contact")
             top = cursor.fetchone()[0]
-        return list(range(top + 1, top + 1 + n))
-
-    def _contact_tuple(self, contact_id: int, row: ContactRow, now: Any) -> tuple[Any, ...]:
-        c = row.contact
-        return (
-            contact_id,
-            c.get("external_id") or None,
-            c.get("first_name", ""),
-            c.get("last_name", ""),
-            c.get("company", ""),
-            c.get("language", ""),
-            c.get("timezone", ""),
-            row.fields_json,
-            now,
-            now,
-        )
+        return range(top + 1, top + 1 + n)
 
     # -- writing ------------------------------------------------------------------------------
 
+    def _now(self) -> str:
+        """The time as the database reads it in text, once per batch rather than per row."""
+        now = timezone.now()
+        return (
+            now.isoformat() if self.postgres else str(connection.ops.adapt_datetimefield_value(now))
+        )
+
     def write(self, batch: Batch) -> None:
-        now: Any = timezone.now()
-        if not self.postgres:
-            now = connection.ops.adapt_datetimefield_value(now)  # once, not once per row
-        members = [(self.list_id, cid, "", now, self.job.pk) for cid in batch.new_members]
-        rejections = [(self.job.pk, *r) for r in batch.rejections]
+        now = self._now()
+        list_id, job_id = self.list_id, self.job_id
+        members = [(list_id, cid, "", now, job_id) for cid in batch.new_members]
+        rejections = [(job_id, *r) for r in batch.rejections]
+        # In key order, the email_key index is filled page after page instead of at random.
+        batch.new_addresses.sort(key=itemgetter(3))
         self._bulk(
             "contacts_contact",
             (
@@ -412,6 +656,11 @@ class _Writer:
         self._bulk(
             "contacts_importrejection", ("job_id", "line", "raw", "reason", "detail"), rejections
         )
+        self._bulk(
+            "contacts_contactperson", ("contact_id", "name", "role", "email"), batch.new_persons
+        )
+        for person_id, role in batch.person_roles:
+            ContactPerson.objects.filter(pk=person_id).update(role=role)
         for start in range(0, len(batch.touched_members), 5000):
             ListMember.objects.filter(pk__in=batch.touched_members[start : start + 5000]).update(
                 import_job=self.job
@@ -428,9 +677,9 @@ class _Writer:
         with connection.cursor() as cursor:
             if self.postgres:
                 # COPY is the fastest way in: one round trip per batch, no per-row parsing.
+                # The text is built here: psycopg's write_row spends ~4 µs per row on it.
                 with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
+                    copy.write(copy_text(rows, len(columns)).encode())
             else:
                 marks = ", ".join(["%s"] * len(columns))
                 cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)  # noqa: S608 # fixed names
@@ -440,10 +689,10 @@ class _Writer:
         changed = []
         for contact_id, row in updates:
             contact = contacts[contact_id]
-            for name, value in row.contact.items():
+            for name, value in row_contact(row, self.mapped).items():
                 if value or name != "external_id":
                     setattr(contact, name, value or (None if name == "external_id" else ""))
-            contact.fields = {**contact.fields, **row.fields}
+            contact.fields = {**contact.fields, **row_fields(row)}
             contact.updated_at = now
             changed.append(contact)
         Contact.objects.bulk_update(
@@ -466,7 +715,7 @@ class _Writer:
         }
         new, renewed = [], []
         for contact_id, row in updates:
-            for position, email, label, error in row.emails:
+            for position, email, label, error in row[ROW_EMAILS]:
                 state = "valid" if error is None else "invalid"
                 address = existing.get((contact_id, position))
                 if address is None:

@@ -8,6 +8,7 @@ only reads the file: it never touches the database, and dies with its parent.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import queue
 from collections.abc import Generator
@@ -30,6 +31,7 @@ def _child(
     args: tuple[str, str, str, int, int, list[str], dict[str, str]], size: int, out: Any
 ) -> None:
     path, encoding, delimiter, offset, line, header, columns = args
+    gc.disable()  # no reference cycles here; the collector would only walk the batches
     try:
         records = csvfile.records(Path(path), encoding, delimiter, offset, line)
         for batch in parsed_batches(records, header, columns, size):

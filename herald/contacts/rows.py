@@ -1,7 +1,18 @@
 """From a CSV record to a contact row, or to the reason it is rejected (pure: no database).
 
 A mapping says what each column of the file is: ``{"E-mail": "email1", "Plan": "field",
-"Amount": "field:number", "Birthday": "field:date", "Notes": "ignore", ...}``.
+"Amount": "field:number", "Birthday": "field:date", "Notes": "ignore", ...}``. The targets:
+
+- ``external_id``, ``first_name``, ``last_name``, ``company``, ``language``, ``timezone``;
+- ``email1``..``email3`` and their ``label1``..``label3``;
+- ``field`` / ``field:text`` (a variable named after the column), ``field:number``,
+  ``field:date``, and ``field:key``: text that contact search finds as ``name=value``, at the
+  price of an index (one more index insert per imported row);
+- ``person_name``, ``person_role``, ``person_email``: a contact person under the row's contact.
+  One person per row: the rows of one company repeat its external id (or its address), and each
+  adds its person instead of being rejected as a duplicate. The same person (name and address)
+  imported again is not added twice; its role follows the file. Columns named ``person_name``,
+  ``person_role``, ``person_email`` (or ``contact_person``) are recognised without a mapping.
 """
 
 from __future__ import annotations
@@ -11,7 +22,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from herald.contacts import addresses
 from herald.contacts.csvfile import Record
@@ -35,8 +46,22 @@ CONTACT_TARGETS = {
 }
 ADDRESS_TARGETS = ("email1", "email2", "email3")
 LABEL_TARGETS = ("label1", "label2", "label3")
-FIELD_TARGETS = ("field", "field:text", "field:number", "field:date")
-TARGETS = (*CONTACT_TARGETS, *ADDRESS_TARGETS, *LABEL_TARGETS, *FIELD_TARGETS, "ignore")
+# "field:key" is text that contact search finds by value (name=value): it gets its own index,
+# which costs each import one more index insert per row, so only columns people search by
+# (customer numbers, contract codes) should be mapped to it.
+FIELD_TARGETS = ("field", "field:text", "field:key", "field:number", "field:date")
+KEY_TARGET = "field:key"
+# A contact person (name, role, address) under the row's contact, usually a company: a file
+# lists one person per row, and the rows of one company repeat its external id or address.
+PERSON_TARGETS = {"person_name": 150, "person_role": 100, "person_email": 320}
+TARGETS = (
+    *CONTACT_TARGETS,
+    *ADDRESS_TARGETS,
+    *LABEL_TARGETS,
+    *FIELD_TARGETS,
+    *PERSON_TARGETS,
+    "ignore",
+)
 
 # Header spellings recognised without a saved mapping (compared as lower_snake_case).
 _GUESSES = {
@@ -67,6 +92,9 @@ _GUESSES = {
     "external_id": {"external_id", "id", "crm_id", "customer_id", "contact_id"},
     "language": {"language", "lang", "langue", "lingua"},
     "timezone": {"timezone", "time_zone", "tz"},
+    "person_name": {"person_name", "contact_person"},
+    "person_role": {"person_role"},
+    "person_email": {"person_email"},
     "label1": {"label1", "email1_label", "email_label"},
     "label2": {"label2", "email2_label"},
     "label3": {"label3", "email3_label"},
@@ -89,6 +117,11 @@ def guess_mapping(header: Sequence[str]) -> dict[str, str]:
         taken.add(target)
         mapping[column] = target
     return mapping
+
+
+def key_fields(header: Sequence[str], mapping: Mapping[str, str]) -> list[str]:
+    """The variable names of the columns mapped to ``field:key`` (searchable by value)."""
+    return [field_name(c) for c in header if mapping.get(c) == KEY_TARGET and field_name(c)]
 
 
 def mapping_errors(header: Sequence[str], mapping: Mapping[str, str]) -> list[str]:
@@ -126,18 +159,45 @@ def parse_date(text: str) -> str:
     return date.fromisoformat(text).isoformat()
 
 
-class ContactRow(NamedTuple):
-    """A good row. A plain tuple: batches cross from the parsing process by pickle."""
+CONTACT_COLUMNS = tuple(CONTACT_TARGETS)  # the order of ContactRow.values
 
-    contact: dict[str, str]  # mapped built-in fields (only the columns present)
-    emails: list[tuple[int, str, str, str | None]]  # (position, normalized, label, error)
-    fields_json: str  # custom fields, as stored
-    external_id: str
-    valid_keys: list[str]  # lower case, EMAIL1 first
+# A good row is a plain tuple, not a NamedTuple: batches cross from the parsing process by
+# pickle, and a NamedTuple pickles through a Python call per row (a third of the parsing time).
+#   (line, start, length, values, emails, fields_json, valid_keys)
+#   line: physical line where the record starts; start, length: its bytes in the file (the raw
+#   line is read back only for a row the writer rejects); values: CONTACT_COLUMNS in order ("" if
+#   not mapped); emails: [(position, normalized, label, error or None)], by position;
+#   fields_json: custom fields as stored; valid_keys: lower-case valid addresses, EMAIL1 first;
+#   person: (name, role, normalized address or "") of a contact person, or None.
+ContactRow = tuple[
+    int,
+    int,
+    int,
+    tuple[str, ...],
+    list[tuple[int, str, str, str | None]],
+    str,
+    list[str],
+    tuple[str, str, str] | None,
+]
+ROW_LINE: Final = 0
+ROW_START: Final = 1
+ROW_LENGTH: Final = 2
+ROW_VALUES: Final = 3
+ROW_EMAILS: Final = 4
+ROW_FIELDS: Final = 5
+ROW_KEYS: Final = 6
+ROW_PERSON: Final = 7
+EXTERNAL_ID: Final = 0  # CONTACT_COLUMNS.index("external_id")
 
-    @property
-    def fields(self) -> dict[str, object]:
-        return json.loads(self.fields_json)  # type: ignore[no-any-return,unused-ignore]
+
+def row_fields(row: ContactRow) -> dict[str, object]:
+    """The custom fields of a good row."""
+    return json.loads(row[ROW_FIELDS])  # type: ignore[no-any-return,unused-ignore]
+
+
+def row_contact(row: ContactRow, mapped: Iterable[str]) -> dict[str, str]:
+    """The built-in contact fields of a good row that the mapping gives a column to."""
+    return {name: row[ROW_VALUES][i] for i, name in enumerate(CONTACT_COLUMNS) if name in mapped}
 
 
 class Rejected(NamedTuple):
@@ -155,23 +215,29 @@ class RowParser:
     def __init__(self, header: Sequence[str], mapping: Mapping[str, str]) -> None:
         self.width = len(header)
         # The columns sorted by kind once, so that parsing a row is a few tight loops.
-        self.contact_plan: list[tuple[int, str, int, str]] = []
+        self.contact_plan: list[tuple[int, int, int, str]] = []
         self.address_plan: list[tuple[int, int]] = []
         self.label_plan: list[tuple[int, int]] = []
         self.field_plan: list[tuple[int, str, str, str]] = []
+        self.person_plan: list[tuple[int, str, int, str]] = []
         for index, column in enumerate(header):
             target = mapping.get(column, "ignore")
             if target in CONTACT_TARGETS:
-                self.contact_plan.append((index, target, CONTACT_TARGETS[target], column))
+                slot = CONTACT_COLUMNS.index(target)
+                self.contact_plan.append((index, slot, CONTACT_TARGETS[target], column))
             elif target in ADDRESS_TARGETS:
                 self.address_plan.append((index, int(target[-1])))
             elif target in LABEL_TARGETS:
                 self.label_plan.append((index, int(target[-1])))
+            elif target in PERSON_TARGETS:
+                self.person_plan.append((index, target, PERSON_TARGETS[target], column))
             elif target in FIELD_TARGETS:
                 self.field_plan.append((index, target, field_name(column), column))
 
-    def parse(self, values: Sequence[str]) -> ContactRow | Rejected:  # noqa: PLR0911, PLR0912 # one flat pass
-        """One record's values, in header order."""
+    def parse(  # noqa: PLR0911, PLR0912 # one flat pass
+        self, values: Sequence[str], line: int = 0, start: int = 0, length: int = 0
+    ) -> ContactRow | Rejected:
+        """One record's values, in header order (``line``, ``start``, ``length``: where it is)."""
         width = self.width
         if len(values) != width:
             if len(values) > width and any(v.strip() for v in values[width:]):
@@ -181,15 +247,15 @@ class RowParser:
                     "quote the values that hold the separator",
                 )
             values = [*values[:width], *[""] * (width - len(values))]
-        contact: dict[str, str] = {}
-        for index, target, limit, column in self.contact_plan:
+        contact = ["", "", "", "", "", ""]
+        for index, slot, limit, column in self.contact_plan:
             value = values[index].strip()
             if len(value) > limit:
                 return Rejected(
                     RejectReason.TOO_LONG.value,
                     f"{column}: {len(value)} characters, at most {limit}",
                 )
-            contact[target] = value
+            contact[slot] = value
         fields: dict[str, object] = {}
         for index, target, name, column in self.field_plan:
             value = values[index].strip()
@@ -200,7 +266,7 @@ class RowParser:
                     RejectReason.TOO_LONG.value,
                     f"{column}: {len(value)} characters, at most {FIELD_VALUE_MAX_LENGTH}",
                 )
-            if target in {"field", "field:text"}:
+            if target in {"field", "field:text", "field:key"}:
                 fields[name] = value
                 continue
             try:
@@ -234,21 +300,48 @@ class RowParser:
         if not valid:
             first = emails[0]
             return Rejected(RejectReason.INVALID_ADDRESS.value, f"{first[1]}: {first[3]}")
+        person = self._person(values) if self.person_plan else None
+        if isinstance(person, Rejected):
+            return person
         emails.sort()
-        return ContactRow(
-            contact,
+        return (
+            line,
+            start,
+            length,
+            tuple(contact),
             emails,
             _json(fields),
-            contact.get("external_id", ""),
             [e.lower() for _p, e, _l, err in emails if err is None],
+            person,
         )
+
+    def _person(self, values: Sequence[str]) -> tuple[str, str, str] | Rejected | None:
+        found = {"person_name": "", "person_role": "", "person_email": ""}
+        for index, target, limit, column in self.person_plan:
+            value = values[index].strip()
+            if len(value) > limit:
+                return Rejected(
+                    RejectReason.TOO_LONG.value,
+                    f"{column}: {len(value)} characters, at most {limit}",
+                )
+            found[target] = value
+        name, role, email = found["person_name"], found["person_role"], found["person_email"]
+        if not (name or email):
+            return None
+        if email:
+            email, error = addresses.validate(email)
+            if error:
+                return Rejected(RejectReason.INVALID_ADDRESS.value, f"{email}: {error}")
+        return (name or email, role, email)
 
 
 @dataclass
 class ParsedBatch:
-    """Up to ``size`` records of a file, parsed: each item is (line, raw bytes, result)."""
+    """Up to ``size`` records of a file, parsed: the good rows, and the rejected ones as
+    (line, raw bytes, reason, detail)."""
 
-    items: list[tuple[int, bytes, ContactRow | Rejected]]
+    rows: list[ContactRow]
+    rejected: list[tuple[int, bytes, str, str]]
     end_offset: int  # the checkpoint after the batch
     end_line: int
     records: int  # records read, blank lines excluded
@@ -261,26 +354,30 @@ def parsed_batches(
     """Groups records into batches of ``size`` parsed rows; blank lines are skipped."""
     parser = RowParser(header, mapping)
     parse = parser.parse
-    items: list[tuple[int, bytes, ContactRow | Rejected]] = []
+    rows: list[ContactRow] = []
+    rejected: list[tuple[int, bytes, str, str]] = []
     count = 0
     last: Record | None = None
     for record in records:
         last = record
         if record.error:
-            items.append(
-                (
-                    record.line,
-                    b"".join(record.raw_bytes),
-                    Rejected(RejectReason.MALFORMED.value, record.error[:500]),
-                )
-            )
+            raw = b"".join(record.raw_bytes)
+            rejected.append((record.line, raw, RejectReason.MALFORMED.value, record.error[:500]))
         elif record.fields and (len(record.fields) > 1 or record.fields[0].strip()):
-            items.append((record.line, b"".join(record.raw_bytes), parse(record.fields)))
+            length = sum(map(len, record.raw_bytes))
+            result = parse(record.fields, record.line, record.end_offset - length, length)
+            if type(result) is Rejected:
+                raw = b"".join(record.raw_bytes)
+                rejected.append((record.line, raw, result.reason, result.detail))
+            else:
+                rows.append(result)  # type: ignore[arg-type]
         else:
             continue
         count += 1
-        if len(items) >= size:
-            yield ParsedBatch(items, record.end_offset, record.end_line, count, record.encoding)
-            items, count = [], 0
+        if count >= size:
+            yield ParsedBatch(
+                rows, rejected, record.end_offset, record.end_line, count, record.encoding
+            )
+            rows, rejected, count = [], [], 0
     if last is not None:
-        yield ParsedBatch(items, last.end_offset, last.end_line, count, last.encoding)
+        yield ParsedBatch(rows, rejected, last.end_offset, last.end_line, count, last.encoding)

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django_tasks import task
 
 from herald.contacts import importing
-from herald.contacts.models import Address, AddressState, ImportJob, ImportStatus
+from herald.contacts.models import ImportJob, ImportStatus
 from herald.core.worker import register_loop
 
 logger = logging.getLogger(__name__)
@@ -48,21 +48,10 @@ def resume_stalled_imports() -> bool:
 @task(queue_name="default")
 def check_mx_task(contact_list_id: int) -> None:
     """Marks the addresses of a list whose domain takes no mail (DNS MX lookup, per domain)."""
-    from email_validator import EmailNotValidError, validate_email
+    from herald.contacts import mx
 
-    verdicts: dict[str, str] = {}
-    addresses = Address.objects.filter(
-        contact__memberships__contact_list_id=contact_list_id, state=AddressState.VALID
+    result = mx.check_list(contact_list_id)
+    logger.info(
+        "MX check done",
+        extra={"list": contact_list_id, "domains": result.domains, "marked": result.marked},
     )
-    for address in addresses.iterator(chunk_size=2000):
-        domain = address.email_key.rpartition("@")[2]
-        if domain not in verdicts:
-            try:
-                validate_email(f"a@{domain}", check_deliverability=True)
-                verdicts[domain] = ""
-            except EmailNotValidError as exc:
-                verdicts[domain] = str(exc)
-        if verdicts[domain]:
-            Address.objects.filter(pk=address.pk).update(
-                state=AddressState.NO_MX, error=verdicts[domain][:300], checked_at=timezone.now()
-            )

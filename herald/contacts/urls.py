@@ -6,9 +6,17 @@ app_name = "contacts"
 urlpatterns = [
     path("", views.contacts, name="search"),
     path("<int:contact_id>/", views.contact_detail, name="contact"),
+    path("<int:contact_id>/persons/", views.person_add, name="person_add"),
+    path("<int:contact_id>/persons/<int:person_id>/", views.person_change, name="person_change"),
+    path(
+        "<int:contact_id>/persons/<int:person_id>/remove/",
+        views.person_remove,
+        name="person_remove",
+    ),
     path("lists/", views.lists, name="lists"),
     path("lists/<int:list_id>/", views.list_detail, name="list"),
     path("lists/<int:list_id>/upload/", views.upload, name="upload"),
+    path("lists/<int:list_id>/check-mx/", views.check_mx, name="check_mx"),
     path("lists/<int:list_id>/export.csv", views.export, name="export"),
     path("imports/<int:job_id>/", views.import_detail, name="import"),
     path("imports/<int:job_id>/progress/", views.import_progress, name="import_progress"),

@@ -14,15 +14,18 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from herald.accounts.access import role_required
+from herald.accounts.access import current_user, role_required
 from herald.accounts.models import Role
 from herald.audit.actors import Actor
 from herald.contacts import actions, importing, queries
 from herald.contacts.csvfile import ENCODINGS, FileRefused
 from herald.contacts.models import (
+    Address,
+    AddressState,
     Channel,
     Contact,
     ContactList,
+    ContactPerson,
     ImportJob,
     ImportMapping,
     ImportMode,
@@ -89,8 +92,26 @@ def list_detail(request: HttpRequest, list_id: int) -> HttpResponse:
             "imports": contact_list.imports.all()[:10],
             "members": contact_list.members.select_related("contact").order_by("-id")[:50],
             "encodings": ENCODINGS,
+            "no_mx": Address.objects.filter(
+                contact__memberships__contact_list=contact_list, state=AddressState.NO_MX
+            ).count(),
         },
     )
+
+
+@role_required(Role.MANAGER)
+@require_POST
+def check_mx(request: HttpRequest, list_id: int) -> HttpResponse:
+    contact_list = get_object_or_404(ContactList, pk=list_id)
+    actions.do_check_mx(Actor.for_request(request), contact_list)
+    messages.success(
+        request,
+        _(
+            "The domain check runs in the background: addresses whose domain takes no mail "
+            "will show it on their contact page."
+        ),
+    )
+    return redirect("contacts:list", list_id=contact_list.pk)
 
 
 @role_required(Role.MANAGER)
@@ -257,9 +278,53 @@ def contact_detail(request: HttpRequest, contact_id: int) -> HttpResponse:
             "addresses": [(a, suppressed.get(a.email_key)) for a in addresses],
             "memberships": contact.memberships.select_related("contact_list"),
             "fields": sorted(contact.fields.items()),
-            "persons": contact.persons.all(),
+            "persons": contact.persons.order_by("name", "id"),
+            "can_edit": current_user(request).has_role(Role.MANAGER),
         },
     )
+
+
+@role_required(Role.MANAGER)
+@require_POST
+def person_add(request: HttpRequest, contact_id: int) -> HttpResponse:
+    contact = get_object_or_404(Contact, pk=contact_id)
+    try:
+        actions.do_add_person(
+            Actor.for_request(request),
+            contact,
+            name=request.POST.get("name", ""),
+            role=request.POST.get("role", ""),
+            email=request.POST.get("email", ""),
+        )
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+    return redirect("contacts:contact", contact_id=contact.pk)
+
+
+@role_required(Role.MANAGER)
+@require_POST
+def person_change(request: HttpRequest, contact_id: int, person_id: int) -> HttpResponse:
+    person = get_object_or_404(ContactPerson, pk=person_id, contact_id=contact_id)
+    try:
+        actions.do_change_person(
+            Actor.for_request(request),
+            person,
+            name=request.POST.get("name", person.name),
+            role=request.POST.get("role", person.role),
+            email=request.POST.get("email", person.email),
+        )
+        messages.success(request, _("Saved."))
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+    return redirect("contacts:contact", contact_id=contact_id)
+
+
+@role_required(Role.MANAGER)
+@require_POST
+def person_remove(request: HttpRequest, contact_id: int, person_id: int) -> HttpResponse:
+    person = get_object_or_404(ContactPerson, pk=person_id, contact_id=contact_id)
+    actions.do_remove_person(Actor.for_request(request), person)
+    return redirect("contacts:contact", contact_id=contact_id)
 
 
 @role_required(Role.MANAGER)

@@ -3,23 +3,12 @@ BINARY indexes with range comparisons (see herald.contacts.queries.prefix)."""
 
 from django.db import migrations
 
-INDEXES = [
-    ("contact_address_email_key", "contacts_address", "email_key"),
-    ("contact_external_id_prefix", "contacts_contact", "external_id"),
-    ("contact_first_name_key", "contacts_contact", "(lower(first_name))"),
-    ("contact_last_name_key", "contacts_contact", "(lower(last_name))"),
-]
+from herald.contacts.migrations._search_indexes import INDEXES
+from herald.contacts.migrations._search_indexes import create as create_indexes
 
 
 def create(apps, schema_editor):
-    postgres = schema_editor.connection.vendor == "postgresql"
-    for name, table, column in INDEXES:
-        if not postgres and name == "contact_external_id_prefix":
-            continue  # SQLite's unique index on external_id already serves range scans
-        opclass = " varchar_pattern_ops" if postgres else ""
-        if postgres and column.startswith("("):
-            opclass = " text_pattern_ops"
-        schema_editor.execute(f"CREATE INDEX {name} ON {table} ({column}{opclass})")
+    create_indexes(schema_editor)
 
 
 def drop(apps, schema_editor):

@@ -74,9 +74,10 @@ class Command(HeraldCommand):
             raise CommandError(f"{file}: {exc}") from None
         except ValidationError as exc:
             raise CommandError(f"{file}: {' '.join(exc.messages)}") from None
-        bar = _ProgressBar(enabled=(not quiet and not json) or sys.stderr.isatty())
+        # On stderr even with --json: stdout holds only the summary line.
+        bar = _ProgressBar(enabled=not quiet)
         done = importing.run_import(job.pk, progress=bar.update)
-        bar.close()
+        bar.close(done)
         if done is None:
             raise CommandError("another process is running this import")
         summary = done.summary()
@@ -102,9 +103,9 @@ class _ProgressBar:
         self.started = time.monotonic()
         self.drawn = 0.0
 
-    def update(self, job: ImportJob) -> None:
+    def update(self, job: ImportJob, *, force: bool = False) -> None:
         now = time.monotonic()
-        if not self.enabled or now - self.drawn < 0.2:
+        if not self.enabled or (now - self.drawn < 0.2 and not force):
             return
         self.drawn = now
         elapsed = max(now - self.started, 1e-6)
@@ -118,6 +119,9 @@ class _ProgressBar:
         )
         sys.stderr.flush()
 
-    def close(self) -> None:
+    def close(self, job: ImportJob | None) -> None:
+        """Draws the final state (the last update may have been skipped) and ends the line."""
         if self.enabled:
+            if job is not None:
+                self.update(job, force=True)
             sys.stderr.write("\n")
