@@ -37,6 +37,9 @@ EXAMPLES: dict[str, Callable[[dict[str, User]], Any]] = {
     "contact_id": lambda personas: _contact().pk,
     "entry_id": lambda personas: _suppression().pk,
     "job_id": lambda personas: _import_job().pk,
+    # Parameters are filled left to right: in .../<contact_id>/persons/<person_id>/ the person
+    # belongs to the contact just made for contact_id.
+    "person_id": lambda personas: _person().pk,
     "mailbox_id": lambda personas: _mailbox().pk,
 }
 
@@ -60,6 +63,15 @@ def _contact():
 
     do_upsert_contacts(Actor.system("test"), [{"first_name": "Mat", "emails": ["m@example.org"]}])
     return Contact.objects.latest("pk")
+
+
+def _person():
+    from herald.audit.actors import Actor
+    from herald.contacts.actions import do_add_person
+    from herald.contacts.models import Contact
+
+    contact = Contact.objects.order_by("-pk").first() or _contact()
+    return do_add_person(Actor.system("test"), contact, name="Pat", role="Buyer")
 
 
 def _suppression():
