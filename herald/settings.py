@@ -200,6 +200,10 @@ SANDBOX_SMTP_PORT = env_int("HERALD_SANDBOX_SMTP_PORT", 2525, minimum=0)
 TEMPLATE_ATTACHMENTS_MAX_MB = env_int("HERALD_TEMPLATE_ATTACHMENTS_MAX_MB", 20, minimum=1)
 TEMPLATE_ATTACHMENTS_WARN_MB = 10
 
+# DNS servers for the optional MX check of imported domains ("host" or "host:port", comma-
+# separated); empty: the system's resolver.
+DNS_NAMESERVERS = env_list("HERALD_DNS_NAMESERVERS", [])
+
 # How old the worker's heartbeat may be before /healthz reports the worker as down.
 WORKER_HEARTBEAT_SECONDS = env_int("HERALD_WORKER_HEARTBEAT_SECONDS", 5, minimum=1)
 WORKER_STALE_SECONDS = env_int("HERALD_WORKER_STALE_SECONDS", 60, minimum=5)

@@ -6,8 +6,8 @@ or has neither MX nor address takes no mail: its addresses become "no_mx", with 
 domain the resolver cannot answer for (timeout, server failure) is left as it was: a network
 problem must not mark good addresses bad.
 
-The resolver is the system's, or the servers of the setting ``HERALD_DNS_NAMESERVERS``
-(``["192.0.2.53", "127.0.0.1:5353"]``), which the tests point at a stub server of their own.
+The resolver is the system's, or the servers of ``settings.DNS_NAMESERVERS`` (the environment's
+``HERALD_DNS_NAMESERVERS="192.0.2.53,127.0.0.1:5353"``), which the tests point at a stub server.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ UPDATE_CHUNK = 2000
 
 def resolver() -> dns.resolver.Resolver:
     """The resolver of the MX check (see the module docstring)."""
-    servers = list(getattr(settings, "HERALD_DNS_NAMESERVERS", []) or [])
+    servers = list(settings.DNS_NAMESERVERS or [])
     if not servers:
         result = dns.resolver.Resolver()
     else:

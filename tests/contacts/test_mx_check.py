@@ -77,7 +77,7 @@ class StubDNS:
 @pytest.fixture
 def stub_dns(settings) -> Iterator[StubDNS]:
     server = StubDNS()
-    settings.HERALD_DNS_NAMESERVERS = [f"127.0.0.1:{server.port}"]
+    settings.DNS_NAMESERVERS = [f"127.0.0.1:{server.port}"]
     yield server
     server.stop()
 
@@ -166,7 +166,7 @@ def test_an_unanswered_domain_is_left_as_it_was_and_a_fixed_domain_is_valid_agai
 
 
 def test_configured_dns_servers_replace_the_system_resolver(settings):
-    settings.HERALD_DNS_NAMESERVERS = ["127.0.0.1:5399", "127.0.0.2"]
+    settings.DNS_NAMESERVERS = ["127.0.0.1:5399", "127.0.0.2"]
     resolver = mx.resolver()
     assert resolver.nameservers == ["127.0.0.1", "127.0.0.2"]
     assert resolver.port == 5399
