@@ -26,6 +26,7 @@ from herald.messaging.rendering import (
     ACCOUNT_VARIABLES,
     CONTACT_VARIABLES,
     HTML_ENV,
+    LINK_FILTER,
     LINK_FUNCTION,
     SYSTEM_VARIABLES,
     TEXT_ENV,
@@ -285,7 +286,7 @@ class _Protected:
                 return "${ " + expression_for(self.expressions[n], html=html) + " }"
             if kind == "b":
                 return self.blocks[n]
-            return "${ " + LINK_FUNCTION + f"({n}, {self.links[n]})" + " }"
+            return "${ (" + self.links[n] + f") | {LINK_FILTER}({n})" + " }"
 
         source = re.sub(r"<!--(zzhb\d+zz)-->", r"\1", source)
         return _PLACEHOLDER.sub(put_back, source)

@@ -31,13 +31,16 @@ from datetime import date
 from functools import cached_property
 from typing import Any, NoReturn
 
-from jinja2 import StrictUndefined, Template, TemplateError
+from jinja2 import StrictUndefined, Template, TemplateError, pass_context
 from jinja2.exceptions import SecurityError, UndefinedError
+from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 from jinja2.utils import missing
 
-# The name compiled templates call to pass each numbered link through the tracking hook.
+# The per-message link function (in the render context) and the filter compiled templates apply
+# to each numbered link: ``${ ('https://…') | _herald_track(3) }``.
 LINK_FUNCTION = "_herald_link"
+LINK_FILTER = "_herald_track"
 RATING_SCORES = range(1, 6)
 SYSTEM_VARIABLES = (
     "unsubscribe_url",
@@ -94,6 +97,14 @@ class RequiredUndefined(StrictUndefined):
         return False
 
 
+@pass_context
+def _tracked_link(context: Context, url: str, index: int) -> str:
+    # A filter rather than a function call: Jinja calls a filter directly, while every function
+    # call goes through the sandbox's safety checks — 40 % of a render with ten links.
+    link: Callable[[int, str], str] = context.parent[LINK_FUNCTION]
+    return link(index, url)
+
+
 def make_environment(*, html: bool) -> SandboxedEnvironment:
     """The sandboxed Jinja2 environment templates compile in (autoescaping for the HTML part).
 
@@ -116,6 +127,7 @@ def make_environment(*, html: bool) -> SandboxedEnvironment:
         cache_size=0,
     )
     env.globals.clear()
+    env.filters[LINK_FILTER] = _tracked_link
     return env
 
 
