@@ -13,25 +13,14 @@ from django.db import models
 from django.utils.timezone import now
 from django.utils.translation import gettext_lazy as _
 
+from herald.contacts.variables import BUILTIN_VARIABLES
+
 MAX_ADDRESSES = 3  # EMAIL1..EMAIL3
 NAME_MAX_LENGTH = 150
 COMPANY_MAX_LENGTH = 200
 EXTERNAL_ID_MAX_LENGTH = 100
 FIELD_VALUE_MAX_LENGTH = 1000  # a custom value longer than this is a mistake in the file
 LABEL_MAX_LENGTH = 50
-
-BUILTIN_VARIABLES = (
-    "first_name",
-    "last_name",
-    "company",
-    "email",
-    "email1",
-    "email2",
-    "email3",
-    "language",
-    "timezone",
-    "external_id",
-)
 
 
 def field_name(header: str) -> str:

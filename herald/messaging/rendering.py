@@ -37,6 +37,8 @@ from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 from jinja2.utils import missing
 
+from herald.contacts.variables import BUILTIN_VARIABLES
+
 # The per-message link function (in the render context) and the filter compiled templates apply
 # to each numbered link: ``${ ('https://…') | _herald_track(3) }``.
 LINK_FUNCTION = "_herald_link"
@@ -50,18 +52,7 @@ SYSTEM_VARIABLES = (
 )
 ACCOUNT_VARIABLES = ("company_name", "company_address", "company_email", "company_phone")
 # Every contact has these; custom columns add their own.
-CONTACT_VARIABLES = (
-    "first_name",
-    "last_name",
-    "company",
-    "email",
-    "email1",
-    "email2",
-    "email3",
-    "language",
-    "timezone",
-    "external_id",
-)
+CONTACT_VARIABLES = BUILTIN_VARIABLES
 
 
 class MissingVariableError(UndefinedError):
