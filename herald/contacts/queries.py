@@ -5,11 +5,12 @@ Both run against tables of millions of rows, so each is shaped to use one index 
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
 
@@ -30,13 +31,23 @@ def select_in(select: str, column: str, values: Sequence[Any]) -> list[tuple[Any
             # Strings travel as one text split by the server: psycopg adapts a list of 10,000
             # strings to an array slower than PostgreSQL answers the query.
             joined = "\n".join(values) if all(type(v) is str for v in values) else None
-            if joined is not None and joined.count("\n") == len(values) - 1:
-                cursor.execute(
-                    f"{select}{glue}{column} = ANY(string_to_array(%s, E'\\n'))", [joined]
-                )
-            else:
-                cursor.execute(f"{select}{glue}{column} = ANY(%s)", [list(values)])
-            return cursor.fetchall()
+            # Every caller looks up an indexed column. For thousands of values the planner
+            # prices the index probes (as disk reads) above a parallel scan of the whole table:
+            # during an import that scan, on both cores, grew with every batch (80 ms for 10,000
+            # keys among 300,000 rows, against 15 ms by the index).
+            cursor.execute("SET enable_seqscan = off")
+            try:
+                if joined is not None and joined.count("\n") == len(values) - 1:
+                    cursor.execute(
+                        f"{select}{glue}{column} = ANY(string_to_array(%s, E'\\n'))", [joined]
+                    )
+                else:
+                    cursor.execute(f"{select}{glue}{column} = ANY(%s)", [list(values)])
+                return cursor.fetchall()
+            finally:
+                # After an error inside a transaction the rollback undoes the SET anyway.
+                with contextlib.suppress(DatabaseError):
+                    cursor.execute("RESET enable_seqscan")
         for start in range(0, len(values), IN_CHUNK):
             chunk = values[start : start + IN_CHUNK]
             marks = ",".join(["%s"] * len(chunk))
