@@ -152,6 +152,22 @@ def ensure_field_index(name: str) -> bool:
     return True
 
 
+def unindexed_field(text: str) -> str | None:
+    """For a ``name=value`` search on a field that has no value index yet, the field's name.
+
+    The search page then has the worker build that index (``index_field_task``): the first such
+    search scans, the following ones are index lookups like the rest.
+    """
+    field, eq, _value = text.strip().partition("=")
+    field = field.strip()
+    if not eq or not field or " " in field:
+        return None
+    name = field_name(field) or field
+    if not _FIELD_NAME.fullmatch(name) or name in indexed_fields():
+        return None
+    return name
+
+
 def _field_search(name: str, value: str, limit: int) -> QuerySet[Contact]:
     contacts = Contact.objects.all()
     if _FIELD_NAME.fullmatch(name) and name in indexed_fields():

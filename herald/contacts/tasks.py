@@ -55,3 +55,13 @@ def check_mx_task(contact_list_id: int) -> None:
         "MX check done",
         extra={"list": contact_list_id, "domains": result.domains, "marked": result.marked},
     )
+
+
+@task(queue_name="default")
+def index_field_task(name: str) -> bool:
+    """Builds the value index of custom field ``name`` (searched by ``name=value``)."""
+    from herald.contacts import queries
+
+    if queries.unindexed_field(f"{name}=") != name:
+        return False  # not a field name we index, or indexed meanwhile
+    return queries.ensure_field_index(name)

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from herald.accounts.access import current_user, role_required
 from herald.accounts.models import Role
 from herald.audit.actors import Actor
-from herald.contacts import actions, importing, queries
+from herald.contacts import actions, importing, queries, tasks
 from herald.contacts.csvfile import ENCODINGS, FileRefused
 from herald.contacts.models import (
     Address,
@@ -255,11 +255,16 @@ def export(request: HttpRequest, list_id: int) -> HttpResponse:
 @role_required(Role.AGENT)
 def contacts(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "")
+    indexing = queries.unindexed_field(query)
+    if indexing:
+        # This search scans; the worker builds the field's index so the next ones do not.
+        tasks.index_field_task.enqueue(indexing)
     return render(
         request,
         "contacts/search.html",
         {
             "query": query,
+            "indexing": indexing,
             "contacts": queries.search_contacts(query).prefetch_related("addresses"),
         },
     )

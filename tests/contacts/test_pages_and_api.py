@@ -69,6 +69,28 @@ def test_search_finds_contacts_by_address_name_external_id_and_field(run_import,
     assert "Carl" not in client.get("/contacts/", {"q": "bob"}).content.decode()
 
 
+def test_searching_an_unindexed_field_has_the_worker_build_its_index(run_import, client_for, alice):
+    from django_tasks_db.models import DBTaskResult
+
+    from herald.contacts import queries
+    from herald.contacts.tasks import index_field_task
+
+    run_import("crm-week1.csv")
+    assert "plan" not in queries.indexed_fields()
+    page = client_for(alice).get("/contacts/", {"q": "plan=gold"}).content.decode()
+    assert "Ann" in page  # answered now, by a scan
+    assert 'data-testid="indexing"' in page
+    queued = DBTaskResult.objects.get(task_path__endswith="index_field_task")
+    assert queued.args_kwargs["args"] == ["plan"]
+    assert index_field_task.call("plan") is True
+    assert "plan" in queries.indexed_fields()
+    again = client_for(alice).get("/contacts/", {"q": "plan=gold"}).content.decode()
+    assert "Ann" in again
+    assert 'data-testid="indexing"' not in again
+    # Names that cannot be an index's name are searched but never turned into DDL.
+    assert queries.unindexed_field("plan; drop table x=1") is None
+
+
 def test_the_contact_page_shows_addresses_fields_lists_and_suppression(
     run_import, client_for, alice, actor
 ):
