@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Router, Status
@@ -26,13 +25,6 @@ from herald.api.schemas import (
 from herald.audit.actors import Actor
 
 router = Router(tags=["accounts"])
-
-
-def validation_error(exc: ValidationError) -> HttpError:
-    detail = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
-    error = HttpError(422, "invalid input")
-    error.detail = detail  # type: ignore[attr-defined]
-    return error
 
 
 def _token_out(token: ApiToken) -> dict:
@@ -59,16 +51,13 @@ def list_users(request: HttpRequest) -> list[User]:
 
 @router.post("/users", response={201: UserCreated}, auth=auth.ADMIN)
 def create_user(request: HttpRequest, payload: UserIn) -> Status[dict]:
-    try:
-        new = actions.do_create_user(
-            Actor.for_request(request),
-            email=payload.email,
-            name=payload.name,
-            role=payload.role,
-            password=payload.password,
-        )
-    except ValidationError as exc:
-        raise validation_error(exc) from None
+    new = actions.do_create_user(
+        Actor.for_request(request),
+        email=payload.email,
+        name=payload.name,
+        role=payload.role,
+        password=payload.password,
+    )
     data = UserOut.from_orm(new.user).model_dump()
     return Status(201, {**data, "generated_password": new.password})
 
@@ -76,12 +65,9 @@ def create_user(request: HttpRequest, payload: UserIn) -> Status[dict]:
 @router.patch("/users/{user_id}", response=UserOut, auth=auth.ADMIN)
 def change_user(request: HttpRequest, user_id: int, payload: UserPatch) -> User:
     user = get_object_or_404(User, pk=user_id)
-    try:
-        return actions.do_change_user(
-            Actor.for_request(request), user, **payload.dict(exclude_none=True)
-        )
-    except ValidationError as exc:
-        raise validation_error(exc) from None
+    return actions.do_change_user(
+        Actor.for_request(request), user, **payload.dict(exclude_none=True)
+    )
 
 
 @router.get("/account", response=AccountOut, auth=auth.MANAGER)
@@ -91,12 +77,7 @@ def get_account(request: HttpRequest) -> Account:
 
 @router.patch("/account", response=AccountOut, auth=auth.ADMIN)
 def change_account(request: HttpRequest, payload: AccountPatch) -> Account:
-    try:
-        return actions.do_update_account(
-            Actor.for_request(request), **payload.dict(exclude_none=True)
-        )
-    except ValidationError as exc:
-        raise validation_error(exc) from None
+    return actions.do_update_account(Actor.for_request(request), **payload.dict(exclude_none=True))
 
 
 @router.get("/tokens", response=list[TokenOut], auth=auth.AGENT)
@@ -115,10 +96,7 @@ def create_token(request: HttpRequest, payload: TokenIn) -> Status[dict]:
         if not user_has_role(user, Role.ADMIN):
             raise HttpError(403, "only an admin creates tokens for other users")
         user = get_object_or_404(User, pk=payload.user_id, is_active=True)
-    try:
-        new = actions.do_create_api_token(Actor.for_request(request), user, payload.name)
-    except ValidationError as exc:
-        raise validation_error(exc) from None
+    new = actions.do_create_api_token(Actor.for_request(request), user, payload.name)
     return Status(201, {**_token_out(new.token), "token": new.plaintext})
 
 

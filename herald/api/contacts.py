@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import File, Form, Router, Schema, Status
@@ -15,7 +14,6 @@ from ninja.errors import HttpError
 from ninja.files import UploadedFile
 
 from herald.api import auth
-from herald.api.accounts import validation_error
 from herald.audit.actors import Actor
 from herald.contacts import actions, queries
 from herald.contacts.csvfile import FileRefused
@@ -168,22 +166,16 @@ def get_lists(request: HttpRequest) -> list[dict[str, Any]]:
 
 @router.post("/lists", response={201: ListOut}, auth=auth.MANAGER)
 def create_list(request: HttpRequest, payload: ListIn) -> Status[dict[str, Any]]:
-    try:
-        created = actions.do_create_list(Actor.for_request(request), **payload.dict())
-    except ValidationError as exc:
-        raise validation_error(exc) from None
+    created = actions.do_create_list(Actor.for_request(request), **payload.dict())
     return Status(201, _list_out(created))
 
 
 @router.patch("/lists/{list_id}", response=ListOut, auth=auth.MANAGER)
 def change_list(request: HttpRequest, list_id: int, payload: ListPatch) -> dict[str, Any]:
     contact_list = get_object_or_404(ContactList, pk=list_id)
-    try:
-        actions.do_change_list(
-            Actor.for_request(request), contact_list, **payload.dict(exclude_none=True)
-        )
-    except ValidationError as exc:
-        raise validation_error(exc) from None
+    actions.do_change_list(
+        Actor.for_request(request), contact_list, **payload.dict(exclude_none=True)
+    )
     return _list_out(contact_list)
 
 
@@ -222,12 +214,9 @@ def upload_import(
 @router.post("/imports/{job_id}/start", auth=auth.MANAGER)
 def start_import(request: HttpRequest, job_id: int, payload: ImportStart) -> dict[str, Any]:
     job = get_object_or_404(ImportJob, pk=job_id)
-    try:
-        actions.do_start_import(
-            Actor.for_request(request), job, columns=payload.columns, mode=payload.mode
-        )
-    except ValidationError as exc:
-        raise validation_error(exc) from None
+    actions.do_start_import(
+        Actor.for_request(request), job, columns=payload.columns, mode=payload.mode
+    )
     return _job_out(job)
 
 
@@ -252,22 +241,16 @@ def get_contact(request: HttpRequest, contact_id: int) -> dict[str, Any]:
 @router.post("/contacts/{contact_id}/persons", response={201: PersonOut}, auth=auth.MANAGER)
 def add_person(request: HttpRequest, contact_id: int, payload: PersonIn) -> Status:
     contact = get_object_or_404(Contact, pk=contact_id)
-    try:
-        person = actions.do_add_person(Actor.for_request(request), contact, **payload.dict())
-    except ValidationError as exc:
-        raise validation_error(exc) from None
+    person = actions.do_add_person(Actor.for_request(request), contact, **payload.dict())
     return Status(201, person)
 
 
 @router.patch("/persons/{person_id}", response=PersonOut, auth=auth.MANAGER)
 def change_person(request: HttpRequest, person_id: int, payload: PersonPatch) -> Any:
     person = get_object_or_404(ContactPerson, pk=person_id)
-    try:
-        return actions.do_change_person(
-            Actor.for_request(request), person, **payload.dict(exclude_none=True)
-        )
-    except ValidationError as exc:
-        raise validation_error(exc) from None
+    return actions.do_change_person(
+        Actor.for_request(request), person, **payload.dict(exclude_none=True)
+    )
 
 
 @router.delete("/persons/{person_id}", response={204: None}, auth=auth.MANAGER)
@@ -282,12 +265,9 @@ def remove_person(request: HttpRequest, person_id: int) -> Status:
 def upsert(request: HttpRequest, payload: UpsertIn) -> Any:
     """Creates or updates up to 1,000 contacts (matched on external id, else first address)."""
     contact_list = get_object_or_404(ContactList, pk=payload.list_id) if payload.list_id else None
-    try:
-        return actions.do_upsert_contacts(
-            Actor.for_request(request), [c.dict() for c in payload.contacts], contact_list
-        )
-    except ValidationError as exc:
-        raise validation_error(exc) from None
+    return actions.do_upsert_contacts(
+        Actor.for_request(request), [c.dict() for c in payload.contacts], contact_list
+    )
 
 
 @router.get("/suppressions", response=list[SuppressionOut], auth=auth.MANAGER)
@@ -300,10 +280,7 @@ def get_suppressions(request: HttpRequest, q: str = "") -> Any:
 
 @router.post("/suppressions", response={201: SuppressionOut}, auth=auth.MANAGER)
 def add_suppression(request: HttpRequest, payload: SuppressionIn) -> Any:
-    try:
-        return Status(201, actions.do_add_suppression(Actor.for_request(request), **payload.dict()))
-    except ValidationError as exc:
-        raise validation_error(exc) from None
+    return Status(201, actions.do_add_suppression(Actor.for_request(request), **payload.dict()))
 
 
 @router.delete("/suppressions/{entry_id}", response={204: None}, auth=auth.MANAGER)

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Router, Schema, Status
 
 from herald.api import auth
-from herald.api.accounts import validation_error
 from herald.audit.actors import Actor
 from herald.mailboxes import actions, connection
 from herald.mailboxes.actions import EDITABLE_FIELDS
@@ -84,17 +82,14 @@ def _save(request: HttpRequest, mailbox: Mailbox | None, payload: MailboxIn) -> 
     if "signature_id" in data:
         sid = data["signature_id"]
         fields["signature"] = get_object_or_404(Signature, pk=sid) if sid is not None else None
-    try:
-        saved = actions.do_save_mailbox(
-            Actor.for_request(request),
-            mailbox,
-            fields,
-            secrets={name: data[name] for name in SECRET_FIELDS if data.get(name)},
-            clear=data.get("clear") or [],
-            dkim_generate=data.get("dkim_generate"),
-        )
-    except ValidationError as exc:
-        raise validation_error(exc) from None
+    saved = actions.do_save_mailbox(
+        Actor.for_request(request),
+        mailbox,
+        fields,
+        secrets={name: data[name] for name in SECRET_FIELDS if data.get(name)},
+        clear=data.get("clear") or [],
+        dkim_generate=data.get("dkim_generate"),
+    )
     return _out(saved)
 
 

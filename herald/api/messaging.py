@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Router, Schema, Status
@@ -12,7 +11,6 @@ from ninja.errors import HttpError
 
 from herald.accounts.models import Account
 from herald.api import auth
-from herald.api.accounts import validation_error
 from herald.audit.actors import Actor
 from herald.messaging import actions
 from herald.messaging.compiling import TemplateInvalidError
@@ -73,8 +71,6 @@ def _save(request: HttpRequest, template: Template | None, payload: TemplateIn) 
         )
     except TemplateInvalidError as exc:
         raise _invalid(exc) from None
-    except ValidationError as exc:
-        raise validation_error(exc) from None
     return _out(saved.template)
 
 
