@@ -14,16 +14,7 @@ from herald.accounts.access import current_user, role_required
 from herald.accounts.forms import AccountForm, TokenCreateForm, UserChangeForm, UserCreateForm
 from herald.accounts.models import Account, ApiToken, Role, User
 from herald.audit.actors import Actor
-
-
-def _form_errors(form: object, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            for error in errors:
-                form.add_error(field if field in form.fields else None, error)  # type: ignore[attr-defined]
-    else:
-        for message in exc.messages:
-            form.add_error(None, message)  # type: ignore[attr-defined]
+from herald.core.forms import add_errors
 
 
 @role_required(Role.ADMIN)
@@ -39,7 +30,7 @@ def user_list(request: HttpRequest) -> HttpResponse:
                 password=form.cleaned_data["password"] or None,
             )
         except ValidationError as exc:
-            _form_errors(form, exc)
+            add_errors(form, exc)
         else:
             if new.password:
                 messages.success(
@@ -65,7 +56,7 @@ def user_edit(request: HttpRequest, user_id: int) -> HttpResponse:
             try:
                 actions.do_change_user(Actor.for_request(request), user, **form.cleaned_data)
             except ValidationError as exc:
-                _form_errors(form, exc)
+                add_errors(form, exc)
             else:
                 messages.success(request, _("Saved."))
                 return redirect("accounts:users")
@@ -103,7 +94,7 @@ def token_list(request: HttpRequest) -> HttpResponse:
                 Actor.for_request(request), form.cleaned_data["user"], form.cleaned_data["name"]
             )
         except ValidationError as exc:
-            _form_errors(form, exc)
+            add_errors(form, exc)
         else:
             form = _token_form(None, me, is_admin)
     tokens = ApiToken.objects.select_related("user")

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 from herald.accounts.access import role_required
 from herald.accounts.models import Role
 from herald.audit.actors import Actor
+from herald.core.forms import add_errors
 from herald.dialer.dkim import dns_name, zone_file_strings
 from herald.mailboxes import actions, connection
 from herald.mailboxes.forms import MailboxForm
@@ -42,11 +43,7 @@ def mailbox_edit(request: HttpRequest, mailbox_id: int | None = None) -> HttpRes
                 Actor.for_request(request), mailbox, **form.action_arguments()
             )
         except ValidationError as exc:
-            if hasattr(exc, "error_dict"):
-                for field, errors in exc.message_dict.items():
-                    form.add_error(field if field in form.fields else None, errors)
-            else:
-                form.add_error(None, exc.messages)
+            add_errors(form, exc)
         else:
             messages.success(request, _("Mailbox %(name)s saved.") % {"name": saved.name})
             return redirect("mailboxes:edit", saved.pk)

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 from herald.accounts.access import current_user, role_required
 from herald.accounts.models import Account, Role
 from herald.audit.actors import Actor
+from herald.core.forms import add_errors
 from herald.mailboxes.models import Mailbox
 from herald.messaging import actions, queries
 from herald.messaging.compiling import TemplateInvalidError
@@ -93,8 +94,7 @@ def template_edit(request: HttpRequest, template_id: int | None = None) -> HttpR
         except TemplateInvalidError as exc:
             _problems_to_form(form, exc)
         except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                form.add_error(field if field in form.fields else None, errors)
+            add_errors(form, exc)
         else:
             messages.success(request, _("Saved as version %(n)d.") % {"n": saved.version.number})
             _report_messages(request, saved.version.report)
