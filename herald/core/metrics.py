@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
-from django.urls import Resolver404, resolve
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
 HTTP_REQUESTS = Counter(
@@ -25,10 +24,10 @@ WORKER_LOOPS = Counter(
 
 
 def _route(request: HttpRequest) -> str:
-    # The URL pattern name, not the path: paths carry ids and tokens and would explode cardinality.
-    try:
-        match = resolve(request.path_info)
-    except Resolver404:
+    # The URL pattern's name, not the path (paths carry ids and tokens and would explode the
+    # metric's cardinality), from the match Django already made for this request.
+    match = getattr(request, "resolver_match", None)
+    if match is None:
         return "unmatched"
     return match.view_name or "unnamed"
 
