@@ -5,7 +5,9 @@ per-message budget.
 Pure: no database, no network, no clock read (the signing time ``t=`` is an argument). The raw
 signatures come from ``cryptography`` (OpenSSL): RSA-2048 in about 0.25 ms against about 7 ms for
 dkimpy's pure-Python RSA; canonicalization here is a few byte-level passes over the body instead
-of per-line work. dkimpy's verifier is the judge of correctness in the tests.
+of per-line work, and none at all for the MIME writer's messages (``RelaxedWireMessage``), whose
+bodies relaxed canonicalization leaves unchanged. dkimpy's verifier is the judge of correctness
+in the tests.
 
 The worker (issue 5) builds one ``DkimSigner`` per mailbox and batch, then calls ``sign()`` on
 each rendered message of the batch just before handing the batch to the transport; the signer
@@ -24,7 +26,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
-from herald.dialer.wire import WireMessage, wire_form
+from herald.dialer.wire import RelaxedWireMessage, WireMessage, wire_form
 
 KeyKind = Literal["rsa", "ed25519"]
 RSA_BITS = 2048  # what receivers expect today (RFC 8301: at least 1024, 2048 recommended)
@@ -50,8 +52,11 @@ SIGNED_HEADERS = (
 )
 OVERSIGNED = frozenset({"from", "reply-to", "to", "subject", "list-unsubscribe"})
 FOLD_AT = 76  # keep header lines short (RFC 5322 2.1.1 recommends 78)
+MAX_HEADER_SETS = 64  # folded h= lists a signer keeps (one per distinct set of headers)
+_PKCS1V15, _SHA256 = padding.PKCS1v15(), hashes.SHA256()
 
 _WSP_RUN = re.compile(rb"[ \t]+")
+_FIELD_START = re.compile(rb"\r\n(?![ \t])")
 _SPACES = re.compile(rb"  +")
 _SELECTOR = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*$")
 _DOMAIN = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
@@ -149,12 +154,15 @@ def canonical_body(body: bytes) -> bytes:
     """The relaxed body canonicalization (RFC 6376 3.4.4) of a CRLF-clean body: whitespace runs
     become one space, whitespace at line ends and empty lines at the end go; a non-empty body
     ends with one CRLF, an empty one is empty."""
+    # Each test is one C-level scan; the regular expressions run only when there is work.
     if b"\t" in body:
         body = _WSP_RUN.sub(b" ", body)
     elif b"  " in body:
         body = _SPACES.sub(b" ", body)
     if b" \r\n" in body:
         body = body.replace(b" \r\n", b"\r\n")
+    if body.endswith(b"\r\n") and not body.endswith(b"\r\n\r\n") and body != b"\r\n":
+        return body  # already ends with one line end: no copy
     body = body.rstrip(b"\r\n")  # only CRLF pairs here (wire form): trailing empty lines go
     return body + b"\r\n" if body else b""
 
@@ -175,18 +183,19 @@ def split_message(message: bytes) -> tuple[list[tuple[bytes, bytes]], bytes]:
     its body."""
     end = message.find(b"\r\n\r\n")
     if end < 0:
-        head, body = message, b""
+        head, body = message.removesuffix(b"\r\n"), b""
     else:
-        head, body = message[: end + 2], message[end + 4 :]
+        head, body = message[:end], message[end + 4 :]
     fields: list[tuple[bytes, bytes]] = []
-    for line in head.split(b"\r\n")[:-1] if head.endswith(b"\r\n") else head.split(b"\r\n"):
-        if line[:1] in (b" ", b"\t") and fields:
-            name, field = fields[-1]
-            fields[-1] = (name, field + b"\r\n" + line)
-        elif b":" in line:
-            fields.append((line.split(b":", 1)[0].rstrip(b" \t").lower(), line))
-        else:
+    if not head:
+        return fields, body
+    # One C-level split into fields (a line starting with whitespace continues its field).
+    for field in _FIELD_START.split(head):
+        name, colon, _ = field.partition(b":")
+        if not colon or b"\r\n" in name:
+            line = field if colon else field.split(b"\r\n", 1)[-1]
             raise DkimError(f"a header line has no colon: {line[:60]!r}")
+        fields.append((name.rstrip(b" \t").lower(), field))
     return fields, body
 
 
@@ -216,6 +225,18 @@ class DkimSigner:
         self.domain = domain
         self.selector = selector
         self.headers = tuple(h.lower().encode("ascii") for h in headers)
+        # Per-message work done once here: which names to sign and oversign, the constant tags,
+        # the folded h= list of each header set seen (a campaign's messages share one).
+        self._plan = tuple((name, name.decode() in OVERSIGNED) for name in self.headers)
+        self._wanted = frozenset(self.headers)
+        self._tags = (
+            b"v=1",
+            b"a=" + self.algorithm.encode(),
+            b"c=relaxed/relaxed",
+            b"d=" + self.domain.encode("ascii"),
+            b"s=" + self.selector.encode("ascii"),
+        )
+        self._h_lists: dict[tuple[bytes, ...], bytes] = {}
 
     def signature(self, message: bytes, timestamp: int | None = None) -> bytes:
         """The ``DKIM-Signature:`` header field (folded, ending with CRLF) to put on top of
@@ -229,38 +250,43 @@ class DkimSigner:
 
     def _signature(self, message: bytes, timestamp: int | None) -> bytes:
         fields, body = split_message(message)
+        wanted = self._wanted
         by_name: dict[bytes, list[bytes]] = {}
         for name, field in fields:
-            by_name.setdefault(name, []).append(field)
+            if name in wanted:
+                by_name.setdefault(name, []).append(field)
         if b"from" not in by_name:
             raise DkimError("the message has no From header: DKIM signs the From address")
         # Each name in h= takes the next instance from the bottom up (RFC 6376 5.4.2); an
         # oversigned name's extra entry matches nothing and locks additions out.
         signed: list[bytes] = []
         hashed: list[bytes] = []
-        for name in self.headers:
-            present = by_name.get(name, ())
-            for field in reversed(present):
+        for name, oversigned in self._plan:
+            present = by_name.get(name)
+            if present:
+                for field in reversed(present):
+                    signed.append(name)
+                    hashed.append(canonical_header(field))
+            if oversigned:
                 signed.append(name)
-                hashed.append(canonical_header(field))
-            if name.decode() in OVERSIGNED:
-                signed.append(name)
-        body_hash = base64.b64encode(hashlib.sha256(canonical_body(body)).digest())
-        tags = [
-            b"v=1",
-            b"a=" + self.algorithm.encode(),
-            b"c=relaxed/relaxed",
-            b"d=" + self.domain.encode("ascii"),
-            b"s=" + self.selector.encode("ascii"),
-        ]
+        # The writer's messages need no canonicalization (RelaxedWireMessage): hashed as they
+        # are, without three scans of the body for whitespace (~45 us of a 30 KB message).
+        canonical = body if type(message) is RelaxedWireMessage else canonical_body(body)
+        body_hash = base64.b64encode(hashlib.sha256(canonical).digest())
+        h_list = self._h_lists.get(key := tuple(signed))
+        if h_list is None:
+            h_list = _fold_list(b"h=", signed)
+            if len(self._h_lists) < MAX_HEADER_SETS:
+                self._h_lists[key] = h_list
+        tags = [*self._tags]
         if timestamp is not None:
             tags.append(b"t=%d" % timestamp)
-        tags += [_fold_list(b"h=", signed), b"bh=" + body_hash]
+        tags += [h_list, b"bh=" + body_hash]
         value = _fold_tags(tags) + b";\r\n b="
         hashed.append(canonical_header(b"DKIM-Signature:" + value)[:-2])
         data = b"".join(hashed)
         if isinstance(self.key, rsa.RSAPrivateKey):
-            raw = self.key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+            raw = self.key.sign(data, _PKCS1V15, _SHA256)
         else:
             raw = self.key.sign(hashlib.sha256(data).digest())  # RFC 8463 3: sign the hash
         b64 = base64.b64encode(raw)

@@ -151,6 +151,8 @@ def test_an_empty_body_and_a_body_of_empty_lines_sign_the_same(keys: dict[str, s
     signer = dkim.DkimSigner(DOMAIN, SELECTOR, keys["ed25519"])
     head = b"From: a@mail.example.org\r\n\r\n"
     assert dkim.canonical_body(b"") == dkim.canonical_body(b"\r\n\r\n") == b""
+    assert dkim.canonical_body(b"\r\n") == b""
+    assert dkim.canonical_body(b"x\r\n") == b"x\r\n"
     for body in (b"", b"\r\n", b" \r\n\r\n"):
         assert verifies(signer.sign(head + body), keys["ed25519"])
     assert verifies(signer.sign(b"From: a@mail.example.org\r\n"), keys["ed25519"])
