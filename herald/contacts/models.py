@@ -232,6 +232,7 @@ class SuppressionReason(models.TextChoices):
     HARD_BOUNCE = "hard_bounce", _("hard bounce")
     COMPLAINT = "complaint", _("complaint")
     OPT_OUT = "opt_out", _("opt-out keyword")
+    SOFT_BOUNCES = "soft_bounces", _("repeated soft bounces")
     MANUAL = "manual", _("manual")
 
 

@@ -70,9 +70,15 @@ class MailboxForm(forms.ModelForm):
                 self.fields[name].widget.attrs["placeholder"] = SET_PLACEHOLDER
             else:
                 del self.fields[f"clear_{name}"]
+        # Left out (older clients, scripts posting the form): the model's default.
+        self.fields["imap_poll_seconds"].required = False
         if mailbox.is_sandbox:
             for name in SANDBOX_FIXED:
                 self.fields[name].disabled = True
+
+    def clean_imap_poll_seconds(self) -> int:
+        value = self.cleaned_data.get("imap_poll_seconds")
+        return value if value is not None else Mailbox._meta.get_field("imap_poll_seconds").default
 
     def action_arguments(self) -> dict[str, Any]:
         """What ``do_save_mailbox`` takes, from the cleaned data."""

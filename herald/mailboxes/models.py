@@ -78,6 +78,38 @@ class Mailbox(models.Model):
     imap_username = models.CharField(_("IMAP username"), max_length=255, blank=True)
     imap_password_encrypted = models.TextField(blank=True, editable=False)
     imap_folder = models.CharField(_("IMAP folder"), max_length=255, default="INBOX")
+    # Inbound (herald.inbound): how often to look when the server offers no IDLE, where to
+    # move processed mail, and the automatic answers (none when empty).
+    imap_poll_seconds = models.PositiveIntegerField(
+        _("check for new mail every (seconds)"),
+        default=60,
+        validators=[MinValueValidator(5), MaxValueValidator(86400)],
+        help_text=_("Used when the IMAP server does not offer IDLE (instant notification)."),
+    )
+    imap_move_to = models.CharField(
+        _("move processed mail to folder"),
+        max_length=255,
+        blank=True,
+        help_text=_("Empty: processed mail stays where it is."),
+    )
+    ack_template = models.ForeignKey(
+        "messaging.Template",
+        verbose_name=_("auto-acknowledgement template"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_("Sent once to the sender of a new conversation. Empty: none."),
+    )
+    optout_template = models.ForeignKey(
+        "messaging.Template",
+        verbose_name=_("opt-out confirmation template"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_("Sent to a contact who replied with an opt-out keyword. Empty: none."),
+    )
 
     # The provider's limits, shared by every campaign sending through this mailbox (empty: none).
     max_per_second = models.PositiveIntegerField(

@@ -27,6 +27,25 @@ def _attachments(template_id: int) -> tuple[Attachment, ...]:
     return tuple(found)
 
 
+def prepared_version(
+    version: TemplateVersion, mailbox_signature: Signature | None = None
+) -> Prepared:
+    """The Jinja2 sources a version is sent with: as stored, or prepared again with the
+    mailbox's signature when the version chose none (the signature's links get numbers too)."""
+    if mailbox_signature is not None and not version.source.get("signature_id"):
+        return prepare(source_of(version.source, mailbox_signature.html))
+    return Prepared(
+        subject=version.compiled_subject,
+        html=version.compiled_html,
+        text=version.compiled_text,
+        direction=version.source.get("direction", "ltr"),
+        language=version.source.get("language", "en"),
+        include_company_name=bool(version.source.get("include_company_name")),
+        event=EventSource(**version.compiled_event) if version.compiled_event else None,
+        report=Report(variables=version.report.get("variables", [])),
+    )
+
+
 def compiled_version(
     version: TemplateVersion, mailbox_signature: Signature | None = None
 ) -> CompiledTemplate:
@@ -44,19 +63,7 @@ def compiled_version(
         cached = _CACHE.get(key)
     if cached is not None:
         return cached
-    if use_mailbox_signature and mailbox_signature is not None:
-        prepared = prepare(source_of(version.source, mailbox_signature.html))
-    else:
-        prepared = Prepared(
-            subject=version.compiled_subject,
-            html=version.compiled_html,
-            text=version.compiled_text,
-            direction=version.source.get("direction", "ltr"),
-            language=version.source.get("language", "en"),
-            include_company_name=bool(version.source.get("include_company_name")),
-            event=EventSource(**version.compiled_event) if version.compiled_event else None,
-            report=Report(variables=version.report.get("variables", [])),
-        )
+    prepared = prepared_version(version, mailbox_signature)
     compiled = compile_prepared(
         prepared,
         key=f"v{version.pk}",

@@ -33,6 +33,7 @@ class Received:
     content: bytes
     arrived: float  # time.time() when the content had arrived
     mail_options: list[str] = field(default_factory=list)
+    peer: Any = None  # the client's (host, port): which connection it came on
 
 
 @dataclass
@@ -106,6 +107,7 @@ class Handler:
                     content,
                     arrived,
                     list(envelope.mail_options),
+                    session.peer,
                 )
             )
         return "250 2.0.0 Queued as 12345"

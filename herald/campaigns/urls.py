@@ -1,0 +1,22 @@
+from django.urls import path
+
+from herald.campaigns import views
+
+app_name = "campaigns"
+urlpatterns = [
+    path("", views.campaign_list, name="list"),
+    path("new/", views.campaign_edit, name="new"),
+    path("recipients/", views.recipients, name="recipients"),
+    path("<int:campaign_id>/", views.campaign_detail, name="detail"),
+    path("<int:campaign_id>/edit/", views.campaign_edit, name="edit"),
+    path("<int:campaign_id>/live/", views.campaign_live, name="live"),
+    *(
+        path(
+            f"<int:campaign_id>/{name}/",
+            views.campaign_transition,
+            {"transition": name},
+            name=name,
+        )
+        for name in views.TRANSITIONS
+    ),
+]
