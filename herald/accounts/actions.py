@@ -18,7 +18,15 @@ from herald.audit.actions import diff, record, snapshot
 from herald.audit.actors import Actor
 
 USER_FIELDS = ("email", "name", "role", "language", "is_active")
-ACCOUNT_FIELDS = ("company_name", "address", "email", "phone", "timezone", "language")
+ACCOUNT_FIELDS = (
+    "company_name",
+    "address",
+    "email",
+    "phone",
+    "timezone",
+    "language",
+    "anonymize_ips",
+)
 
 
 def generate_password() -> str:

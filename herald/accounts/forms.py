@@ -27,7 +27,15 @@ class UserChangeForm(forms.ModelForm):
 class AccountForm(forms.ModelForm):
     class Meta:
         model = Account
-        fields = ["company_name", "address", "email", "phone", "timezone", "language"]
+        fields = [
+            "company_name",
+            "address",
+            "email",
+            "phone",
+            "timezone",
+            "language",
+            "anonymize_ips",
+        ]
         widgets = {"address": forms.Textarea(attrs={"rows": 3})}
 
 

@@ -97,6 +97,13 @@ class Account(models.Model):
     language = models.CharField(
         _("default language"), max_length=8, default="en", choices=settings.LANGUAGES
     )
+    anonymize_ips = models.BooleanField(
+        _("anonymize recipients' IP addresses"),
+        default=True,
+        help_text=_(
+            "Opens and clicks keep only the network part of the address (IPv4 /24, IPv6 /48)."
+        ),
+    )
 
     class Meta:
         verbose_name = _("account settings")
