@@ -84,7 +84,7 @@ service anvil {{
 class DovecotServer:
     """Dovecot running until ``stop()``; ``cert_pem`` is the certificate to trust for TLS."""
 
-    def __init__(self) -> None:
+    def __init__(self, extra_config: str = "") -> None:
         if not Path(DOVECOT).exists():
             pytest.fail(f"{DOVECOT} is missing: `make test` installs it (dovecot-imapd)")
         # Not under pytest's tmp_path: Dovecot's unprivileged processes must reach the files.
@@ -105,7 +105,9 @@ class DovecotServer:
         os.chown(home, uid, gid)
         self.port, self.tls_port = _free_port(), _free_port()
         config = self.root / "dovecot.conf"
-        config.write_text(_config(self.root, self.port, self.tls_port, uid, gid, login_user))
+        config.write_text(
+            _config(self.root, self.port, self.tls_port, uid, gid, login_user) + extra_config
+        )
         self.process = subprocess.Popen(  # fixed program, our own config
             [DOVECOT, "-F", "-c", str(config)],
             stdout=subprocess.PIPE,
@@ -150,6 +152,12 @@ class DovecotServer:
             status, data = client.append(quoted, "", None, message)
             if status != "OK":
                 raise RuntimeError(f"APPEND to {folder} failed: {data}")
+
+    def client(self) -> imaplib.IMAP4:
+        """A logged-in plain IMAP connection (the caller logs out)."""
+        client = imaplib.IMAP4("127.0.0.1", self.port, timeout=10)
+        client.login(self.user, self.password)
+        return client
 
     def stop(self) -> None:
         if self.process.poll() is None:

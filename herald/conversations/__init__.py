@@ -1,0 +1,1 @@
+"""Conversations: what contacts write back, threaded per contact and mailbox."""

@@ -1,0 +1,137 @@
+"""Automatic answers to inbound mail: the mailbox's acknowledgement of a new conversation and
+its opt-out confirmation. Sent by a task in the worker (``herald.inbound.tasks``), never from
+processing itself: processing only decides, inside its transaction, and the task sends after
+commit.
+
+Loop guard (RFC 3834): ``herald.inbound.loopguard`` refuses automatic messages, bounces, lists
+and no-reply senders; ``claim_auto_answer`` allows one answer per address per
+``INBOUND_AUTO_REPLY_HOURS``. Answers carry ``Auto-Submitted: auto-replied`` and go out with a
+null envelope sender, so that a broken responder on the other side cannot answer them back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from email.utils import make_msgid
+
+from django.conf import settings
+from django.utils import timezone
+
+from herald.accounts.models import Account
+from herald.conversations import actions as conversations
+from herald.conversations.models import Conversation, Direction, Message, MessageKind
+from herald.inbound.models import AutoReplySent, InboundMessage
+from herald.mailboxes.smtp import send_message
+from herald.messaging.models import Template
+from herald.messaging.queries import compiled_version
+from herald.messaging.rendering import Links, RenderError, render
+from herald.messaging.writer import write_message
+
+PURPOSES = ("ack", "optout")
+
+
+def claim_auto_answer(address: str, now: dt.datetime) -> bool:
+    """Records that ``address`` gets an automatic answer now, unless it got one within the
+    last ``INBOUND_AUTO_REPLY_HOURS``. Call inside the transaction that decides the answer."""
+    key = address.strip().lower()[:320]
+    if not key:
+        return False
+    since = now - dt.timedelta(hours=settings.INBOUND_AUTO_REPLY_HOURS)
+    entry, created = AutoReplySent.objects.select_for_update().get_or_create(
+        email_key=key, defaults={"sent_at": now}
+    )
+    if created:
+        return True
+    if entry.sent_at > since:
+        return False
+    entry.sent_at = now
+    entry.save(update_fields=["sent_at"])
+    return True
+
+
+class AnswerError(Exception):
+    """The answer cannot be sent (no template version, a variable missing, SMTP refused)."""
+
+
+def build_answer(row: InboundMessage, purpose: str) -> tuple[bytes, str, str, str]:
+    """The answer's bytes, its recipient, its Message-ID and its subject."""
+    mailbox = row.mailbox
+    template_id = mailbox.ack_template_id if purpose == "ack" else mailbox.optout_template_id
+    template = (
+        Template.objects.filter(pk=template_id).select_related("current_version").first()
+        if template_id
+        else None
+    )
+    if template is None or template.current_version is None:
+        raise AnswerError(f"the mailbox's {purpose} template is gone or has no saved version")
+    conversation = _conversation_of(row)
+    variables: dict[str, object] = {}
+    if conversation is not None:
+        variables = conversation.contact.variables()
+    to = row.from_address
+    variables["email"] = to
+    try:
+        rendered = render(
+            compiled_version(template.current_version, mailbox.signature),
+            variables,
+            Account.load().variables(),
+            Links(),
+        )
+    except RenderError as exc:
+        raise AnswerError(str(exc)) from exc
+    domain = mailbox.from_address.rpartition("@")[2]
+    message_id = make_msgid(domain=domain or None)
+    original = _original_message_id(row)
+    headers = {"Auto-Submitted": "auto-replied", "X-Auto-Response-Suppress": "All"}
+    if original:
+        headers.update({"In-Reply-To": original, "References": original})
+    raw = write_message(
+        rendered,
+        from_address=mailbox.from_address,
+        from_name=mailbox.from_name,
+        to=to,
+        reply_to=mailbox.reply_to,
+        message_id=message_id,
+        date=timezone.now(),
+        headers=headers,
+    )
+    return bytes(raw), to, message_id, rendered.subject
+
+
+def send_answer(row: InboundMessage, purpose: str) -> str:
+    """Sends the answer and adds it to the conversation; raises AnswerError when it cannot."""
+    from herald.mailboxes.smtp import SmtpError
+
+    raw, to, message_id, subject = build_answer(row, purpose)
+    try:
+        send_message(row.mailbox, raw, "", [to])  # null envelope sender (RFC 3834 3.3)
+    except SmtpError as exc:
+        raise AnswerError(str(exc)) from exc
+    conversation = _conversation_of(row)
+    if conversation is not None:
+        conversations.add_message(
+            conversation,
+            conversations.NewMessage(
+                kind=MessageKind.ACK,
+                direction=Direction.OUT,
+                message_id=message_id,
+                in_reply_to=_original_message_id(row),
+                from_address=row.mailbox.from_address,
+                to_address=to,
+                subject=subject,
+                text=f"({purpose}) {subject}",
+                reason=f"automatic answer ({purpose})",
+                at=timezone.now(),
+            ),
+        )
+    return to
+
+
+def _conversation_of(row: InboundMessage) -> Conversation | None:
+    found = Message.objects.filter(inbound=row).select_related("conversation__contact").first()
+    return found.conversation if found else None
+
+
+def _original_message_id(row: InboundMessage) -> str:
+    key = row.message_key
+    return key if key.startswith("<") else ""
