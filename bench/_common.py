@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -24,25 +25,28 @@ HERALD = [sys.executable, "-m", "herald.cli"]
 @contextmanager
 def fresh_database(kind: str) -> Iterator[dict[str, str]]:
     """Environment variables for a new, empty database of ``kind`` (sqlite or postgres)."""
+    if kind not in ("sqlite", "postgres"):
+        raise SystemExit(f"unknown database {kind!r}: use sqlite or postgres")
     data_dir = tempfile.mkdtemp(prefix="herald-bench-")
     env = {"HERALD_DATA_DIR": data_dir, "HERALD_LOG_LEVEL": "WARNING"}
-    if kind == "sqlite":
-        env["DATABASE_URL"] = f"sqlite:///{data_dir}/bench.sqlite3"
-        yield env
-        return
-    if kind != "postgres":
-        raise SystemExit(f"unknown database {kind!r}: use sqlite or postgres")
-    import psycopg
+    try:  # the data directory (a SQLite database of a million rows is ~700 MB) goes afterwards
+        if kind == "sqlite":
+            env["DATABASE_URL"] = f"sqlite:///{data_dir}/bench.sqlite3"
+            yield env
+            return
+        import psycopg
 
-    name = f"herald_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    env["DATABASE_URL"] = f"{PG_SERVER}/{name}"
-    try:
-        yield env
-    finally:
+        name = f"herald_bench_{uuid.uuid4().hex[:8]}"
         with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        env["DATABASE_URL"] = f"{PG_SERVER}/{name}"
+        try:
+            yield env
+        finally:
+            with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def herald(args: list[str], env: dict[str, str], **kwargs: object) -> subprocess.CompletedProcess:

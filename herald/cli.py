@@ -19,7 +19,7 @@ USAGE = """usage: herald COMMAND [options]
   migrate        create or upgrade the database
   createuser     add a user: herald createuser EMAIL --role agent|manager|admin
   contacts       contact lists: herald contacts import FILE.csv --list NAME
-  campaign       herald campaign start|pause|resume|status NAME
+  campaign       herald campaign start|pause|resume|cancel|status NAME
   mail           herald mail classify FILE.eml ...
   bench          herald bench NAME: run one benchmark of bench/, print JSON
 

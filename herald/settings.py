@@ -107,6 +107,9 @@ INSTALLED_APPS = [
     "herald.messaging",
     "herald.contacts",
     "herald.dialer",
+    "herald.campaigns",
+    "herald.conversations",
+    "herald.tracking",
     "herald.api",
 ]
 
@@ -207,6 +210,42 @@ DNS_NAMESERVERS = env_list("HERALD_DNS_NAMESERVERS", [])
 # How old the worker's heartbeat may be before /healthz reports the worker as down.
 WORKER_HEARTBEAT_SECONDS = env_int("HERALD_WORKER_HEARTBEAT_SECONDS", 5, minimum=1)
 WORKER_STALE_SECONDS = env_int("HERALD_WORKER_STALE_SECONDS", 60, minimum=5)
+
+# The dialer. A claimed delivery is in flight for at most DIALER_LEASE_SECONDS: if its worker
+# dies, another worker sends it after that (the only way a message goes twice). A worker has at
+# most DIALER_BATCH messages sent and not yet recorded (two chunks of half that: one on the wire
+# while the previous one is recorded). Temporary failures are retried after each of
+# DIALER_RETRY_MINUTES in turn (then every last step), until the campaign's "retry for" hours
+# are over.
+DIALER_BATCH = env_int("HERALD_DIALER_BATCH", 500, minimum=1)
+DIALER_LEASE_SECONDS = env_int("HERALD_DIALER_LEASE_SECONDS", 300, minimum=1)
+DIALER_RETRY_MINUTES = [
+    float(m) for m in env_list("HERALD_DIALER_RETRY_MINUTES", ["1", "5", "15", "60", "240"])
+]
+
+# Inbound mail (herald.inbound). Opt-out keywords: a reply whose subject or first words are one
+# of them suppresses its sender (comma-separated; default: herald.inbound.optout's list).
+INBOUND_OPTOUT_KEYWORDS = tuple(env_list("HERALD_INBOUND_OPTOUT_KEYWORDS", []))
+# N soft bounces of one address within M days suppress it (delay warnings do not count).
+INBOUND_SOFT_BOUNCE_LIMIT = env_int("HERALD_INBOUND_SOFT_BOUNCE_LIMIT", 3, minimum=1)
+INBOUND_SOFT_BOUNCE_DAYS = env_int("HERALD_INBOUND_SOFT_BOUNCE_DAYS", 7, minimum=1)
+# A message larger than this is quarantined with its headers only; a larger attachment is
+# listed without its data.
+INBOUND_MAX_MESSAGE_MB = env_int("HERALD_INBOUND_MAX_MESSAGE_MB", 25, minimum=1)
+INBOUND_MAX_ATTACHMENT_MB = env_int("HERALD_INBOUND_MAX_ATTACHMENT_MB", 10, minimum=1)
+# An address gets at most one automatic answer (acknowledgement) per this many hours.
+INBOUND_AUTO_REPLY_HOURS = env_int("HERALD_INBOUND_AUTO_REPLY_HOURS", 24, minimum=1)
+# A worker reading a mailbox holds it this long without renewing; then another may take it.
+INBOUND_LEASE_SECONDS = env_int("HERALD_INBOUND_LEASE_SECONDS", 90, minimum=5)
+# Messages fetched per IMAP command (and stored per transaction).
+INBOUND_FETCH_BATCH = env_int("HERALD_INBOUND_FETCH_BATCH", 100, minimum=1)
+# Tracking (herald.tracking). The open and click endpoints answer from a lean ASGI path in front
+# of Django (herald.tracking.fastpath); their events are written in batches by one thread per
+# web process, each request answered once its batch is committed (group commit). More scanner
+# networks (CIDR, comma-separated) label their opens and clicks as machine ones.
+TRACKING_FAST_PATH = env_bool("HERALD_TRACKING_FAST_PATH", True)
+TRACKING_BATCH = env_int("HERALD_TRACKING_BATCH", 500, minimum=1)
+TRACKING_SCANNER_NETWORKS = env_list("HERALD_TRACKING_SCANNER_NETWORKS", [])
 
 LOGGING = {
     "version": 1,

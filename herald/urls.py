@@ -15,5 +15,9 @@ urlpatterns = [
     path("mailboxes/", include("herald.mailboxes.urls")),
     path("contacts/", include("herald.contacts.urls")),
     path("templates/", include("herald.messaging.urls")),
+    path("campaigns/", include("herald.campaigns.urls")),
+    path("conversations/", include("herald.conversations.urls")),
     path("api/v1/", api.urls),
+    # Recipient links (/o/, /c/, /u/, /r/, /v/), campaign statistics and the dashboard.
+    path("", include("herald.tracking.urls")),
 ]

@@ -41,13 +41,87 @@ EXAMPLES: dict[str, Callable[[dict[str, User]], Any]] = {
     # belongs to the contact just made for contact_id.
     "person_id": lambda personas: _person().pk,
     "mailbox_id": lambda personas: _mailbox().pk,
+    "campaign_id": lambda personas: _campaign().pk,
+    "conversation_id": lambda personas: _conversation().message.conversation_id,
+    "part_id": lambda personas: _conversation().part.pk,
+    "inbound_id": lambda personas: _conversation().inbound.pk,
+    # A recipient's link: the token of a sent delivery whose template has a link number 0.
+    "token": lambda personas: _delivery_token(),
+    "index": lambda personas: 0,
+    "score": lambda personas: 5,
 }
+
+
+def _conversation():
+    """A conversation made by processing a real message with an attachment."""
+    from types import SimpleNamespace
+
+    from herald.conversations.models import Attachment, Message
+    from herald.inbound.models import InboundMessage
+    from herald.inbound.processing import process_message
+
+    raw = (
+        b"From: Matrix <matrix@example.org>\r\nTo: s@example.org\r\nSubject: Hi\r\n"
+        b"Message-ID: <matrix-%d@example.org>\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n'
+        b"Content-Type: text/plain\r\n\r\nHello\r\n--b\r\nContent-Type: text/plain\r\n"
+        b'Content-Disposition: attachment; filename="a.txt"\r\n\r\nfile\r\n--b--\r\n'
+    ) % (n := InboundMessage.objects.count())
+    inbound = InboundMessage.objects.create(
+        mailbox=_mailbox(), folder="INBOX", uidvalidity=1, uid=n, message_key=f"<m{n}>", raw=raw
+    )
+    process_message(inbound.pk)
+    message = Message.objects.get(inbound=inbound)
+    return SimpleNamespace(
+        message=message, inbound=inbound, part=Attachment.objects.get(message=message)
+    )
 
 
 def _mailbox():
     from herald.mailboxes.actions import ensure_sandbox_mailbox
 
     return ensure_sandbox_mailbox()
+
+
+def _campaign():
+    from herald.audit.actors import Actor
+    from herald.campaigns.actions import do_save_campaign
+    from herald.messaging.actions import do_save_template
+
+    template = do_save_template(
+        Actor.system("test"),
+        None,
+        name="Matrix campaign",
+        subject="Hi",
+        html='<a href="https://example.org/offer">Offer</a> <a href="${unsubscribe_url}">x</a>',
+    ).template
+    campaign = do_save_campaign(
+        Actor.system("test"),
+        None,
+        lists=[_list()],
+        name=f"Matrix {template.pk}",
+        mailbox=_mailbox(),
+        template=template,
+    )
+    campaign.version = template.current_version
+    campaign.save(update_fields=["version"])
+    return campaign
+
+
+def _delivery_token():
+    from django.utils import timezone
+
+    from herald.campaigns.models import Delivery
+    from herald.campaigns.tokens import reply_token
+
+    delivery = Delivery.objects.create(
+        campaign=_campaign(),
+        contact=_contact(),
+        email="m@example.org",
+        state="sent",
+        sent_at=timezone.now(),
+    )
+    return reply_token(delivery.pk)
 
 
 def _list():

@@ -8,7 +8,7 @@ from ninja import NinjaAPI
 from ninja.errors import HttpError
 
 from herald import __version__
-from herald.api import accounts, audit, contacts, mailboxes, messaging
+from herald.api import accounts, audit, campaigns, contacts, mailboxes, messaging
 
 api = NinjaAPI(
     title="Herald API",
@@ -24,6 +24,7 @@ api.add_router("", audit.router)
 api.add_router("", messaging.router)
 api.add_router("", contacts.router)
 api.add_router("", mailboxes.router)
+api.add_router("", campaigns.router)
 
 
 @api.exception_handler(ValidationError)

@@ -14,11 +14,12 @@ from herald.audit.actors import Actor
 from herald.mailboxes import actions, connection
 from herald.mailboxes.actions import EDITABLE_FIELDS
 from herald.mailboxes.models import SECRET_FIELDS, Mailbox
-from herald.messaging.models import Signature
+from herald.messaging.models import Signature, Template
 
 router = Router(tags=["mailboxes"])
 
 Security = Literal["none", "starttls", "tls"]
+FOREIGN_KEYS = ("signature", "ack_template", "optout_template")  # given and returned as *_id
 
 
 class MailboxIn(Schema):
@@ -39,6 +40,10 @@ class MailboxIn(Schema):
     imap_username: str | None = None
     imap_password: str | None = None
     imap_folder: str | None = None
+    imap_poll_seconds: int | None = None
+    imap_move_to: str | None = None
+    ack_template_id: int | None = None
+    optout_template_id: int | None = None
     max_per_second: int | None = None
     max_per_hour: int | None = None
     max_per_day: int | None = None
@@ -59,9 +64,10 @@ class EnabledIn(Schema):
 def _out(mailbox: Mailbox) -> dict[str, Any]:
     values: dict[str, Any] = {"id": mailbox.pk, "is_sandbox": mailbox.is_sandbox}
     for name in EDITABLE_FIELDS:
-        if name != "signature":
+        if name not in FOREIGN_KEYS:
             values[name] = getattr(mailbox, name)
-    values["signature_id"] = mailbox.signature_id
+    for name in FOREIGN_KEYS:
+        values[f"{name}_id"] = getattr(mailbox, f"{name}_id")
     values["dkim_key_type"] = mailbox.dkim_key_type or None
     values["dkim_dns_record"] = mailbox.dkim_dns_record or None
     for name in SECRET_FIELDS:
@@ -73,7 +79,7 @@ def _out(mailbox: Mailbox) -> dict[str, Any]:
 def _save(request: HttpRequest, mailbox: Mailbox | None, payload: MailboxIn) -> dict[str, Any]:
     data = payload.dict(exclude_unset=True)
     # Nullable numbers may be sent as null to remove a limit; the rest only when given.
-    fields = {name: data[name] for name in EDITABLE_FIELDS if name in data and name != "signature"}
+    fields = {name: data[name] for name in EDITABLE_FIELDS if name in data}
     fields = {
         k: v
         for k, v in fields.items()
@@ -82,6 +88,10 @@ def _save(request: HttpRequest, mailbox: Mailbox | None, payload: MailboxIn) -> 
     if "signature_id" in data:
         sid = data["signature_id"]
         fields["signature"] = get_object_or_404(Signature, pk=sid) if sid is not None else None
+    for name in ("ack_template", "optout_template"):
+        if f"{name}_id" in data:
+            tid = data[f"{name}_id"]
+            fields[name] = get_object_or_404(Template, pk=tid) if tid is not None else None
     saved = actions.do_save_mailbox(
         Actor.for_request(request),
         mailbox,

@@ -45,6 +45,7 @@ class AccountOut(Schema):
     phone: str
     timezone: str
     language: str
+    anonymize_ips: bool
 
 
 class AccountPatch(Schema):
@@ -54,6 +55,7 @@ class AccountPatch(Schema):
     phone: str | None = None
     timezone: str | None = None
     language: str | None = None
+    anonymize_ips: bool | None = None
 
 
 class TokenOut(Schema):

@@ -23,11 +23,14 @@ class NavItem:
 
 NAVIGATION: list[NavItem] = [
     NavItem(_("Home"), "home", Role.AGENT, "home"),
+    NavItem(_("Dashboard"), "tracking:dashboard", Role.MANAGER, "tracking"),
     NavItem(_("Contacts"), "contacts:search", Role.AGENT, "contacts"),
+    NavItem(_("Conversations"), "conversations:list", Role.MANAGER, "conversations"),
     NavItem(_("Contact lists"), "contacts:lists", Role.MANAGER, "contacts-lists"),
     NavItem(_("Suppression list"), "contacts:suppressions", Role.MANAGER, "contacts-suppressions"),
     NavItem(_("Templates"), "messaging:list", Role.MANAGER, "messaging"),
     NavItem(_("Mailboxes"), "mailboxes:list", Role.MANAGER, "mailboxes"),
+    NavItem(_("Campaigns"), "campaigns:list", Role.MANAGER, "campaigns"),
     NavItem(_("Sandbox mailbox"), "mailboxes:sandbox", Role.AGENT, "mailboxes"),
     NavItem(_("History"), "audit:history", Role.MANAGER, "audit"),
     NavItem(_("Users"), "accounts:users", Role.ADMIN, "accounts-users"),

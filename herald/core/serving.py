@@ -31,16 +31,27 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(sock: socket.socket, on_started: Callable[[], None] | None = None) -> None:
+def serve(
+    sock: socket.socket, on_started: Callable[[], None] | None = None, *, workers: int = 1
+) -> None:
     """Serves until SIGINT/SIGTERM, then returns (instead of letting the signal kill us) so the
-    caller can drain the worker."""
+    caller can drain the worker. ``workers`` > 1 runs that many server processes on the socket
+    (uvicorn's supervisor restarts one that dies)."""
     config = uvicorn.Config(
         "herald.asgi:application",
         lifespan="off",
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=10,
+        workers=workers,
     )
+    if workers > 1:
+        from uvicorn.supervisors import Multiprocess
+
+        if on_started is not None:
+            on_started()
+        Multiprocess(config, sockets=[sock]).run()
+        return
     server = uvicorn.Server(config)
     stopped: dict[str, int | None] = {"signal": None}
 

@@ -42,18 +42,23 @@ class Loop:
     name: str
     interval: float
     step: Callable[[], bool]
+    close: Callable[[], None] | None = None  # called in the loop's thread when it ends
 
 
 LOOPS: list[Loop] = []
 
 
-def register_loop(name: str, interval: float) -> Callable[[Callable[[], bool]], Callable[[], bool]]:
-    """Adds a loop to every worker; used by the apps' ``AppConfig.ready``."""
+def register_loop(
+    name: str, interval: float, *, close: Callable[[], None] | None = None
+) -> Callable[[Callable[[], bool]], Callable[[], bool]]:
+    """Adds a loop to every worker; used by the apps' ``AppConfig.ready``. ``step`` does one
+    piece of work and says whether more is waiting; ``close`` releases what the loop's thread
+    held (connections) when the worker stops."""
 
     def decorator(step: Callable[[], bool]) -> Callable[[], bool]:
         if any(loop.name == name for loop in LOOPS):
             raise ValueError(f"a worker loop named {name!r} is already registered")
-        LOOPS.append(Loop(name, interval, step))
+        LOOPS.append(Loop(name, interval, step, close))
         return step
 
     return decorator
@@ -179,3 +184,8 @@ class HeraldWorker:
             WORKER_LOOPS.labels(loop.name).inc()
             if not more:
                 self.stopping.wait(loop.interval)
+        if loop.close is not None:
+            try:
+                loop.close()
+            except Exception:
+                logger.exception("worker loop close failed", extra={"loop": loop.name})

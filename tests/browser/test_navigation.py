@@ -4,7 +4,16 @@ import pytest
 from playwright.sync_api import expect
 
 AGENT = {"Home", "Contacts", "Sandbox mailbox", "API tokens"}
-MANAGER = AGENT | {"Contact lists", "Suppression list", "Templates", "Mailboxes", "History"}
+MANAGER = AGENT | {
+    "Dashboard",
+    "Contact lists",
+    "Suppression list",
+    "Templates",
+    "Mailboxes",
+    "Campaigns",
+    "History",
+    "Conversations",
+}
 EXPECTED = {
     "agent": AGENT,
     "manager": MANAGER,

@@ -46,9 +46,10 @@ class Command(HeraldCommand):
             raise CommandError(
                 f"no benchmark named {name!r}: choose one of {', '.join(available()) or 'none'}"
             )
-        # Benchmarks import their shared helpers as `from _common import ...`.
+        # Benchmarks import their shared helpers as `from _common import ...`; appended, so
+        # that bench/dkim.py does not hide the installed dkim (dkimpy) from `import dkim`.
         if str(BENCH_DIR) not in sys.path:
-            sys.path.insert(0, str(BENCH_DIR))
+            sys.path.append(str(BENCH_DIR))
         spec = importlib.util.spec_from_file_location(f"herald_bench_{name}", path)
         if spec is None or spec.loader is None:
             raise CommandError(f"cannot load {path}")
