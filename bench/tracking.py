@@ -2,13 +2,16 @@
 the open pixel and the click redirect under load, side by side with nginx serving a static GIF.
 
 A fresh database gets a sent campaign of N deliveries (a template with 5 links). `herald web`
-serves it on a loopback port, as in production (uvicorn, the tracking fast path in front of
-Django), and nginx (Debian's package, started with a configuration of its own on another port)
-serves a 1x1 GIF for any /o/*.gif path: the ceiling of this machine for such a request. wrk
-(Debian's package) then drives each with C connections from 127.0.0.1 for S seconds, asking
-for a different delivery's pixel (or link) on each request through the same Lua script, so the
-client costs the same for both. Events are durably recorded before each answer: the bench
-counts them in the database afterwards and reports how many requests got no event.
+serves it on a loopback port and `herald worker` runs beside it, as in production (uvicorn with
+Herald's tracking protocol in front of Django; the worker records the journal), and nginx
+(Debian's package, started with a configuration of its own on another port) serves a 1x1 GIF
+for any /o/*.gif path: the ceiling of this machine for such a request. wrk (Debian's package)
+then drives each with C connections from 127.0.0.1 for S seconds, asking for a different
+delivery's pixel (or link) on each request through the same Lua script, so the client costs the
+same for both. Each hit is synced to the tracking journal before its answer; the bench then
+waits until the worker has recorded every answered request in the database and reports how
+long that took after the load ended (``recorded_after_s``) and the rate at which events reached
+the database (``recorded_per_s``, load and catching up together).
 
 wrk and nginx are installed with apt-get when missing (as root).
 """
@@ -132,15 +135,28 @@ def seed(count: int, out: str) -> None:
 CHILD = "import sys; sys.path[:0] = ['bench']; import tracking; tracking.{call}"
 
 
-COUNT = textwrap.dedent(
-    """
-    import os, django
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "herald.settings")
-    django.setup()
-    from herald.campaigns.models import Event
-    print(Event.objects.filter(kind="opened").count(), Event.objects.filter(kind="clicked").count())
-    """
-)
+def _events(database_url: str, kind: str) -> int:
+    """How many events of ``kind`` the database holds (read directly: polled often)."""
+    query = "SELECT count(*) FROM campaigns_event WHERE kind = %s"
+    if database_url.startswith("sqlite:///"):
+        import sqlite3
+
+        with sqlite3.connect(database_url.removeprefix("sqlite:///"), timeout=30) as conn:
+            return conn.execute(query.replace("%s", "?"), (kind,)).fetchone()[0]
+    import psycopg
+
+    with psycopg.connect(database_url) as conn:
+        return conn.execute(query, (kind,)).fetchone()[0]
+
+
+def _recorded(database_url: str, kind: str, expected: int, timeout: float = 600) -> float:
+    """Waits until ``expected`` events of ``kind`` are in the database; returns when (monotonic)."""
+    deadline = time.monotonic() + timeout
+    while (n := _events(database_url, kind)) < expected:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"only {n} of {expected} {kind} events recorded after {timeout} s")
+        time.sleep(0.2)
+    return time.monotonic()
 
 
 def _ensure_tools() -> None:
@@ -204,6 +220,23 @@ def _wrk(url: str, paths: Path, seconds: int, connections: int) -> dict:
     return figures
 
 
+def _measure(url: str, paths: Path, args: argparse.Namespace, database: str, event: str) -> dict:
+    """A warm-up, then the measured run; waits for the worker to record every answered hit."""
+    warm = _wrk(url, paths, 2, args.connections)  # recorded too
+    before = warm["requests"] - warm["status_errors"]
+    _recorded(database, event, before)
+    started = time.monotonic()
+    run = _wrk(url, paths, args.seconds, args.connections)
+    ended = time.monotonic()
+    answered = run["requests"] - run["status_errors"]
+    done = _recorded(database, event, before + answered)
+    run["answered"] = answered
+    run["recorded_after_s"] = round(done - ended, 2)
+    run["recorded_per_s"] = round(answered / (done - started), 1)
+    run["events"] = _events(database, event)
+    return run
+
+
 def _nginx(workdir: Path, port: int) -> subprocess.Popen:
     from herald.tracking.pixel import GIF
 
@@ -234,12 +267,21 @@ def run(argv: list[str]) -> dict:
         "--workers",
         type=int,
         default=None,
-        help="herald web processes (default: 1 on SQLite, whose writes are serial anyway; "
-        "one per core on PostgreSQL)",
+        help="herald web processes (default: one per core; they write the journal, not the "
+        "database)",
+    )
+    parser.add_argument(
+        "--journal-fsync",
+        choices=["on", "off"],
+        default=None,
+        help="sync each group of hits before answering (default: on for PostgreSQL, off for "
+        "SQLite, as HERALD_TRACKING_JOURNAL_FSYNC)",
     )
     args = parser.parse_args(argv)
+    if args.journal_fsync is None:
+        args.journal_fsync = "on" if args.database == "postgres" else "off"
     if args.workers is None:
-        args.workers = 1 if args.database == "sqlite" else os.cpu_count() or 1
+        args.workers = os.cpu_count() or 1
     _ensure_tools()
     workdir = Path(tempfile.mkdtemp(prefix="herald-bench-tracking-"))
     result: dict = {
@@ -247,6 +289,7 @@ def run(argv: list[str]) -> dict:
         "connections": args.connections,
         "workers": args.workers,
         "seconds": args.seconds,
+        "journal_fsync": args.journal_fsync == "on",
     }
     with fresh_database(args.database) as env:
         herald(["migrate", "--verbosity", "0"], env)
@@ -270,7 +313,12 @@ def run(argv: list[str]) -> dict:
             )
         finally:
             _stop(nginx)
-        web_env = {**os.environ, **env, "HERALD_BASE_URL": f"http://127.0.0.1:{web_port}"}
+        web_env = {
+            **os.environ,
+            **env,
+            "HERALD_BASE_URL": f"http://127.0.0.1:{web_port}",
+            "HERALD_TRACKING_JOURNAL_FSYNC": "1" if args.journal_fsync == "on" else "0",
+        }
         command = [*HERALD, "web", "--host", "127.0.0.1", "--port", str(web_port)]
         web = subprocess.Popen(
             [*command, "--workers", str(args.workers)],
@@ -278,25 +326,21 @@ def run(argv: list[str]) -> dict:
             cwd=REPO,
             stdout=subprocess.DEVNULL,
         )
+        worker = subprocess.Popen(
+            [*HERALD, "worker"], env=web_env, cwd=REPO, stdout=subprocess.DEVNULL
+        )
+        database = env["DATABASE_URL"]
         try:
             _wait_port(web_port, web)
             url = f"http://127.0.0.1:{web_port}"
-            _wrk(url, Path(f"{base}.open"), 2, args.connections)  # warm-up (recorded too)
-            opens = _wrk(url, Path(f"{base}.open"), args.seconds, args.connections)
-            _wrk(url, Path(f"{base}.click"), 2, args.connections)
-            clicks = _wrk(url, Path(f"{base}.click"), args.seconds, args.connections)
+            figures = {
+                kind: _measure(url, Path(f"{base}.{kind}"), args, database, event)
+                for kind, event in (("open", "opened"), ("click", "clicked"))
+            }
         finally:
             _stop(web)
-        counted = subprocess.run(
-            [sys.executable, "-c", COUNT],
-            env={**os.environ, **env},
-            cwd=REPO,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.split()
-    answered_opens = opens["requests"] - opens["status_errors"]
-    answered_clicks = clicks["requests"] - clicks["status_errors"]
+            _stop(worker)
+    opens, clicks = figures["open"], figures["click"]
     result.update(
         req_per_s=opens["req_per_s"],
         p99_ms=opens["p99_ms"],
@@ -307,11 +351,15 @@ def run(argv: list[str]) -> dict:
         nginx_p99_ms=ceiling["p99_ms"],
         percent_of_nginx=round(100 * opens["req_per_s"] / ceiling["req_per_s"], 1),
         errors=opens["status_errors"] + clicks["status_errors"] + opens["timeouts"],
-        # Every answered request has its event (warm-up runs included in the counts).
-        open_events=int(counted[0]),
-        click_events=int(counted[1]),
-        answered_opens=answered_opens,
-        answered_clicks=answered_clicks,
+        # Every answered request has its event in the database (warm-ups counted too).
+        answered_opens=opens["answered"],
+        answered_clicks=clicks["answered"],
+        open_events=opens["events"],
+        click_events=clicks["events"],
+        opens_recorded_after_s=opens["recorded_after_s"],
+        clicks_recorded_after_s=clicks["recorded_after_s"],
+        opens_recorded_per_s=opens["recorded_per_s"],
+        clicks_recorded_per_s=clicks["recorded_per_s"],
     )
     shutil.rmtree(workdir, ignore_errors=True)
     return result

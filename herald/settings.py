@@ -239,11 +239,19 @@ INBOUND_AUTO_REPLY_HOURS = env_int("HERALD_INBOUND_AUTO_REPLY_HOURS", 24, minimu
 INBOUND_LEASE_SECONDS = env_int("HERALD_INBOUND_LEASE_SECONDS", 90, minimum=5)
 # Messages fetched per IMAP command (and stored per transaction).
 INBOUND_FETCH_BATCH = env_int("HERALD_INBOUND_FETCH_BATCH", 100, minimum=1)
-# Tracking (herald.tracking). The open and click endpoints answer from a lean ASGI path in front
-# of Django (herald.tracking.fastpath); their events are written in batches by one thread per
-# web process, each request answered once its batch is committed (group commit). More scanner
-# networks (CIDR, comma-separated) label their opens and clicks as machine ones.
+# Tracking (herald.tracking). The open and click endpoints answer in front of Django
+# (herald.tracking.fastpath, .protocol); each hit is synced to the tracking journal on local disk
+# before its answer and recorded in the database by the workers, in batches (.journal). The web
+# processes and workers of one machine share the journal's directory. More scanner networks
+# (CIDR, comma-separated) label their opens and clicks as machine ones.
 TRACKING_FAST_PATH = env_bool("HERALD_TRACKING_FAST_PATH", True)
+TRACKING_JOURNAL_DIR = Path(env_str("HERALD_TRACKING_JOURNAL_DIR", str(DATA_DIR / "tracking")))
+# Sync each group of hits to disk before answering (fdatasync), as durable as a PostgreSQL
+# commit; without, a hit is written before its answer and synced within a second, as durable as
+# a commit to the embedded SQLite (synchronous=NORMAL). The default follows the database.
+TRACKING_JOURNAL_FSYNC = env_bool(
+    "HERALD_TRACKING_JOURNAL_FSYNC", DATABASES["default"]["ENGINE"].endswith("postgresql")
+)
 TRACKING_BATCH = env_int("HERALD_TRACKING_BATCH", 500, minimum=1)
 TRACKING_SCANNER_NETWORKS = env_list("HERALD_TRACKING_SCANNER_NETWORKS", [])
 

@@ -23,6 +23,7 @@ ID_BITS = 50  # ~10^15 deliveries
 MAC_BITS = 100 - ID_BITS
 _MESSAGE_ID_PREFIX = "h."
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"  # RFC 4648 base32, lower case
+_AS_BASE32_DIGITS = str.maketrans(_ALPHABET, "0123456789abcdefghijklmnopqrstuv")
 
 
 @functools.cache
@@ -31,7 +32,7 @@ def _key(secret: str) -> bytes:
 
 
 def _mac(delivery_id: int) -> int:
-    digest = hmac.new(_key(settings.SECRET_KEY), delivery_id.to_bytes(8, "big"), "sha256").digest()
+    digest = hmac.digest(_key(settings.SECRET_KEY), delivery_id.to_bytes(8, "big"), "sha256")
     return int.from_bytes(digest[:8], "big") >> (64 - MAC_BITS)
 
 
@@ -48,9 +49,8 @@ def delivery_id(token: str) -> int | None:
     token = token.lower()
     if not is_reply_token(token):
         return None
-    value = 0
-    for char in token:
-        value = (value << 5) | _ALPHABET.index(char)
+    # The base32 digits as int() reads base 32 (0-9a-v): every open and click decodes one.
+    value = int(token.translate(_AS_BASE32_DIGITS), 32)
     ident, mac = value >> MAC_BITS, value & ((1 << MAC_BITS) - 1)
     if ident == 0 or not hmac.compare_digest(
         mac.to_bytes(7, "big"), _mac(ident).to_bytes(7, "big")

@@ -37,8 +37,14 @@ def serve(
     """Serves until SIGINT/SIGTERM, then returns (instead of letting the signal kill us) so the
     caller can drain the worker. ``workers`` > 1 runs that many server processes on the socket
     (uvicorn's supervisor restarts one that dies)."""
+    from django.conf import settings
+
+    from herald.tracking.protocol import TrackingProtocol
+
     config = uvicorn.Config(
         "herald.asgi:application",
+        # Answers the open pixel and click redirect without ASGI (herald.tracking.protocol).
+        http=TrackingProtocol if settings.TRACKING_FAST_PATH else "httptools",
         lifespan="off",
         log_config=None,
         access_log=False,

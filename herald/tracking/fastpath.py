@@ -3,32 +3,33 @@
 Every recipient who opens a message fetches the pixel, mail proxies and scanners fetch it again,
 and a campaign of a million messages brings a million of these requests within hours. Django's
 full stack (sessions, CSRF, authentication, locale, messages) costs more than the work itself,
-and none of it applies to these two URLs, so the ASGI application (``herald.asgi``) sends
-``GET|HEAD /o/<token>.gif`` and ``/c/<token>/<n>`` here; everything else, and any other method,
-goes to Django, whose views answer the same URLs the same way (``views.open_pixel``,
-``views.click``) for the test client and for servers that do not run this path
-(``HERALD_TRACKING_FAST_PATH=0``). These requests skip Django's middleware, so they get no
-per-request log line or request metrics: the events they record are their log.
+and none of it applies to these two URLs. ``Tracker`` answers ``GET|HEAD /o/<token>.gif`` and
+``/c/<token>/<n>`` for two front doors: ``herald.tracking.protocol`` (uvicorn's HTTP protocol,
+which answers them without building an ASGI request at all) and ``TrackingFastPath`` (ASGI
+middleware, for what reaches the application anyway: a request pipelined behind another, one
+with a query string). Everything else, and any other method, goes to Django, whose views answer
+the same URLs the same way (``views.open_pixel``, ``views.click``) for the test client and for
+servers that do not run this path (``HERALD_TRACKING_FAST_PATH=0``). These requests skip
+Django's middleware, so they get no per-request log line or request metrics: the events they
+record are their log.
 
-Events are recorded durably before the answer goes out, in *group commit*: each request puts its
-hit on a queue and waits; a writer thread (two on PostgreSQL) takes everything queued, records
-it in one transaction (``recording.record``) and wakes every waiting request with its result. Under
-load a batch holds as many hits as arrived while the previous one was being written, so the
-database sees a few statements per batch instead of one transaction per request; when idle a
-hit is written at once. Nothing is acknowledged before it is committed, and a writer that fails
-answers its batch with an error (the pixel is still shown; a click gets 503) — no queue holds
-work across a restart.
+Each hit is synced to the tracking journal (``journal``) before its answer goes out, and
+recorded in the database by the workers. A click needs its URL first: a resolver thread looks
+up the deliveries of all the clicks that came in meanwhile in one query (``recording.lookup``;
+deliveries and campaigns are kept per process). A pixel is shown even when the journal cannot
+be written (that is logged); a click then gets 503, asking the reader to try again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import re
 import threading
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -37,7 +38,7 @@ from django.utils import timezone
 from django.utils.encoding import iri_to_uri
 
 from herald.campaigns.tokens import delivery_id
-from herald.tracking import recording
+from herald.tracking import journal, recording
 from herald.tracking.pixel import GIF
 
 logger = logging.getLogger(__name__)
@@ -46,67 +47,75 @@ Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+Headers = Sequence[tuple[bytes, bytes]]
+Answer = Callable[[int, Headers, bytes], None]  # status, headers, body (dropped for HEAD)
 
-_OPEN = re.compile(r"/o/([A-Za-z2-7]{20})\.gif")
-_CLICK = re.compile(r"/c/([A-Za-z2-7]{20})/(\d{1,6})")
-IDLE_SECONDS = 30.0  # a writer idle this long checks its database connection before writing
+OPEN_PATH = re.compile(r"/o/([A-Za-z2-7]{20})\.gif")
+CLICK_PATH = re.compile(r"/c/([A-Za-z2-7]{20})/(\d{1,6})")
+IDLE_SECONDS = 30.0  # a resolver idle this long checks its database connection first
 
-_GIF_HEADERS = [
+# Constant headers are tuples: the protocol keeps their encoding (herald.tracking.protocol).
+GIF_HEADERS: Headers = (
     (b"content-type", b"image/gif"),
     (b"content-length", str(len(GIF)).encode()),
     # Every open must reach us: no cache may answer for us, nor the mail program reuse it.
     (b"cache-control", b"no-store, no-cache, must-revalidate, max-age=0"),
     (b"pragma", b"no-cache"),
     (b"x-content-type-options", b"nosniff"),
-]
+)
 _NOT_FOUND = b"Not found: this link is not one of ours, or it was changed on the way.\n"
 _UNAVAILABLE = b"Herald cannot answer this link right now; please try again in a moment.\n"
 
 
-class Recorder:
-    """Writer threads: hits in, results out once their batch is committed.
+def _text(body: bytes) -> Headers:
+    return (
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", str(len(body)).encode()),
+        (b"cache-control", b"no-store"),
+    )
 
-    On PostgreSQL two writers take turns, so that one gathers the next batch while the other
-    waits for its commit to reach the disk; SQLite writes one transaction at a time anyway.
-    """
 
-    def __init__(self, batch: int | None = None, writers: int | None = None) -> None:
+NOT_FOUND_HEADERS = _text(_NOT_FOUND)
+UNAVAILABLE_HEADERS = _text(_UNAVAILABLE)
+
+Resolved = Callable[[recording.Result | BaseException], None]
+
+
+class Resolver:
+    """A thread that looks up clicks' deliveries and URLs, many clicks per query.
+
+    ``submit`` may be called from any event loop's thread; ``done`` runs in that loop with the
+    result (or the exception the lookup raised)."""
+
+    def __init__(self, batch: int | None = None) -> None:
         self.batch = batch or settings.TRACKING_BATCH
-        self.writers = writers
-        # None asks one writer to stop.
-        self._queue: queue.SimpleQueue[tuple[recording.Hit, asyncio.Future[Any]] | None] = (
-            queue.SimpleQueue()
-        )
-        self._threads: list[threading.Thread] = []
+        # None asks the thread to stop.
+        self._queue: queue.SimpleQueue[
+            tuple[recording.Hit, asyncio.AbstractEventLoop, Resolved] | None
+        ] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
-        self._last_write = time.monotonic()
+        self._last = time.monotonic()
 
-    def submit(self, hit: recording.Hit) -> asyncio.Future[Any]:
-        if not self._threads:
+    def submit(self, hit: recording.Hit, done: Resolved) -> None:
+        if self._thread is None:
             self._start()
-        future = asyncio.get_running_loop().create_future()
-        self._queue.put((hit, future))
-        return future
+        self._queue.put((hit, asyncio.get_running_loop(), done))
 
     def _start(self) -> None:
         with self._start_lock:
-            if self._threads:
-                return
-            writers = self.writers or (2 if connection.vendor == "postgresql" else 1)
-            for n in range(writers):
-                thread = threading.Thread(
-                    target=self._run, name=f"herald-tracking-writer-{n}", daemon=True
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="herald-tracking-resolver", daemon=True
                 )
-                thread.start()
-                self._threads.append(thread)
+                self._thread.start()
 
     def stop(self, timeout: float = 10) -> None:
-        """Writes what is queued, closes the writers' database connections and ends them."""
+        """Answers what is queued, closes the thread's database connection and ends it."""
         with self._start_lock:
-            threads, self._threads = self._threads, []
-        for _thread in threads:
+            thread, self._thread = self._thread, None
+        if thread is not None:
             self._queue.put(None)
-        for thread in threads:
             thread.join(timeout)
 
     def _run(self) -> None:
@@ -125,35 +134,107 @@ class Recorder:
                         self._queue.put(None)  # stop after this batch
                         break
                     batch.append(item)
-                self._write(batch)
+                self._resolve(batch)
         finally:
             connection.close()
 
-    def _write(self, batch: list[tuple[recording.Hit, asyncio.Future[Any]]]) -> None:
-        if time.monotonic() - self._last_write > IDLE_SECONDS:
+    def _resolve(
+        self, batch: list[tuple[recording.Hit, asyncio.AbstractEventLoop, Resolved]]
+    ) -> None:
+        if time.monotonic() - self._last > IDLE_SECONDS:
             close_old_connections()  # a connection the server dropped meanwhile is replaced
         try:
-            outcomes: list[Any] = recording.record([hit for hit, _ in batch])
+            outcomes: list[Any] = recording.lookup([hit for hit, _, _ in batch])
         except Exception as exc:
-            logger.exception("recording tracking events failed", extra={"hits": len(batch)})
+            logger.exception("looking up tracked links failed", extra={"hits": len(batch)})
             connection.close()  # the next batch starts on a fresh connection
             outcomes = [exc] * len(batch)
-        self._last_write = time.monotonic()
-        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any]]] = {}
-        for (_hit, future), outcome in zip(batch, outcomes, strict=True):
-            by_loop.setdefault(future.get_loop(), []).append((future, outcome))
+        self._last = time.monotonic()
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Resolved, Any]]] = {}
+        for (_hit, loop, done), outcome in zip(batch, outcomes, strict=True):
+            by_loop.setdefault(loop, []).append((done, outcome))
         for loop, items in by_loop.items():
-            loop.call_soon_threadsafe(_settle, items)
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+                loop.call_soon_threadsafe(_settle, items)
 
 
-def _settle(items: list[tuple[asyncio.Future[Any], Any]]) -> None:
-    for future, outcome in items:
-        if future.done():
-            continue  # the client went away
-        if isinstance(outcome, BaseException):
-            future.set_exception(outcome)
-        else:
-            future.set_result(outcome)
+def _settle(items: list[tuple[Resolved, Any]]) -> None:
+    for done, outcome in items:
+        done(outcome)
+
+
+class Tracker:
+    """Answers an open or a click once its hit is in the journal (and a click's URL known)."""
+
+    def __init__(
+        self, writer: journal.Writer | None = None, resolver: Resolver | None = None
+    ) -> None:
+        self.writer = writer or journal.writer()
+        self.resolver = resolver or Resolver()
+
+    def stop(self) -> None:
+        self.resolver.stop()
+
+    def open(self, token: str, user_agent: str, ip: str, head: bool, answer: Answer) -> None:
+        """Answers ``GET|HEAD /o/<token>.gif``."""
+        ident = delivery_id(token)
+        if ident is None:
+            answer(404, NOT_FOUND_HEADERS, _NOT_FOUND)
+            return
+        line = journal.encode(recording.OPEN, ident, time.time(), head, None, ip, user_agent)
+        # The reader gets the image even when the journal failed (the writer logged it).
+        self.writer.submit(line, lambda error: answer(200, GIF_HEADERS, GIF))
+
+    def click(  # noqa: PLR0917 - the request's parts, as open() takes them
+        self, token: str, link: int, user_agent: str, ip: str, head: bool, answer: Answer
+    ) -> None:
+        """Answers ``GET|HEAD /c/<token>/<link>``."""
+        ident = delivery_id(token)
+        if ident is None:
+            answer(404, NOT_FOUND_HEADERS, _NOT_FOUND)
+            return
+        hit = recording.Hit(
+            kind=recording.CLICK,
+            delivery_id=ident,
+            at=timezone.now(),
+            user_agent=user_agent,
+            ip=ip,
+            head=head,
+            link=link,
+        )
+
+        def resolved(result: recording.Result | BaseException) -> None:
+            if isinstance(result, BaseException):
+                answer(503, UNAVAILABLE_HEADERS, _UNAVAILABLE)
+            elif not result.found or not result.url:
+                answer(404, NOT_FOUND_HEADERS, _NOT_FOUND)
+            else:
+                location = iri_to_uri(result.url).encode("latin-1")
+                self.writer.submit(journal.encode_hit(hit), lambda error: redirect(location, error))
+
+        def redirect(location: bytes, error: BaseException | None) -> None:
+            if error is not None:
+                answer(503, UNAVAILABLE_HEADERS, _UNAVAILABLE)
+                return
+            headers = [
+                (b"location", location),
+                (b"content-length", b"0"),
+                (b"cache-control", b"no-store"),
+                (b"referrer-policy", b"no-referrer"),
+            ]
+            answer(302, headers, b"")
+
+        self.resolver.submit(hit, resolved)
+
+
+_tracker: list[Tracker] = []
+
+
+def tracker() -> Tracker:
+    """The process's tracker (made on first use: after a fork, in the child)."""
+    if not _tracker:
+        _tracker.append(Tracker())
+    return _tracker[0]
 
 
 def _header(scope: Scope, name: bytes) -> str:
@@ -163,91 +244,48 @@ def _header(scope: Scope, name: bytes) -> str:
     return ""
 
 
-async def _answer(
-    send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes, *, head: bool
-) -> None:
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": b"" if head else body})
-
-
-def _text(body: bytes) -> list[tuple[bytes, bytes]]:
-    return [
-        (b"content-type", b"text/plain; charset=utf-8"),
-        (b"content-length", str(len(body)).encode()),
-        (b"cache-control", b"no-store"),
-    ]
-
-
 class TrackingFastPath:
     """ASGI middleware: answers opens and clicks itself, passes everything else to ``app``."""
 
-    def __init__(self, app: ASGIApp, recorder: Recorder | None = None) -> None:
+    def __init__(self, app: ASGIApp, answering: Tracker | None = None) -> None:
         self.app = app
-        self.recorder = recorder or Recorder()
+        self._tracker = answering  # None: the process's
+
+    @property
+    def tracker(self) -> Tracker:
+        return self._tracker or tracker()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
             path = scope["path"]
             if path.startswith("/o/"):
-                match = _OPEN.fullmatch(path)
+                match = OPEN_PATH.fullmatch(path)
                 if match:
-                    await self._open(scope, send, match.group(1))
+                    await self._serve(scope, send, self.tracker.open, match.group(1))
                     return
             elif path.startswith("/c/"):
-                match = _CLICK.fullmatch(path)
+                match = CLICK_PATH.fullmatch(path)
                 if match:
-                    await self._click(scope, send, match.group(1), int(match.group(2)))
+                    token, link = match.group(1), int(match.group(2))
+                    await self._serve(scope, send, self.tracker.click, token, link)
                     return
         await self.app(scope, receive, send)
 
-    def _hit(self, scope: Scope, kind: str, ident: int, link: int | None = None) -> recording.Hit:
-        client = scope.get("client")
-        return recording.Hit(
-            kind=kind,
-            delivery_id=ident,
-            at=timezone.now(),
-            user_agent=_header(scope, b"user-agent"),
-            ip=client[0] if client else "",
-            head=scope["method"] == "HEAD",
-            link=link,
+    async def _serve(self, scope: Scope, send: Send, method: Any, *args: Any) -> None:
+        future: asyncio.Future[tuple[int, Headers, bytes]] = (
+            asyncio.get_running_loop().create_future()
         )
 
-    async def _open(self, scope: Scope, send: Send, token: str) -> None:
-        head = scope["method"] == "HEAD"
-        ident = delivery_id(token)
-        if ident is None:
-            await _answer(send, 404, _text(_NOT_FOUND), _NOT_FOUND, head=head)
-            return
-        try:
-            result = await self.recorder.submit(self._hit(scope, recording.OPEN, ident))
-        except Exception:
-            result = None  # logged by the writer; the reader still gets the image
-        if result is not None and not result.found:
-            await _answer(send, 404, _text(_NOT_FOUND), _NOT_FOUND, head=head)
-            return
-        await _answer(send, 200, _GIF_HEADERS, GIF, head=head)
+        def answer(status: int, headers: Headers, body: bytes) -> None:
+            if not future.done():
+                future.set_result((status, headers, body))
 
-    async def _click(self, scope: Scope, send: Send, token: str, link: int) -> None:
+        client = scope.get("client")
         head = scope["method"] == "HEAD"
-        ident = delivery_id(token)
-        if ident is None:
-            await _answer(send, 404, _text(_NOT_FOUND), _NOT_FOUND, head=head)
-            return
-        try:
-            result = await self.recorder.submit(self._hit(scope, recording.CLICK, ident, link))
-        except Exception:
-            await _answer(send, 503, _text(_UNAVAILABLE), _UNAVAILABLE, head=head)
-            return
-        if not result.found or not result.url:
-            await _answer(send, 404, _text(_NOT_FOUND), _NOT_FOUND, head=head)
-            return
-        headers = [
-            (b"location", iri_to_uri(result.url).encode("latin-1")),
-            (b"content-length", b"0"),
-            (b"cache-control", b"no-store"),
-            (b"referrer-policy", b"no-referrer"),
-        ]
-        await _answer(send, 302, headers, b"", head=head)
+        method(*args, _header(scope, b"user-agent"), client[0] if client else "", head, answer)
+        status, headers, body = await future
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if head else body})
 
 
 def wrap(app: ASGIApp) -> ASGIApp:

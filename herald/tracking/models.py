@@ -88,3 +88,15 @@ class Engagement(models.Model):
 
     def __str__(self) -> str:
         return f"delivery {self.delivery_id}"
+
+
+class JournalCursor(models.Model):
+    """How far a segment of the tracking journal (``herald.tracking.journal``) is recorded:
+    moved in the transaction that records its hits, so each is recorded exactly once."""
+
+    segment = models.CharField(max_length=255, primary_key=True)  # the file's name
+    offset = models.BigIntegerField(default=0)  # bytes recorded from its start
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.segment} @ {self.offset}"

@@ -214,22 +214,40 @@ def _tracked(hit: Hit, campaign: Campaign) -> bool:
     return True  # a rating is what the recipient meant to tell
 
 
+def lookup(hits: Sequence[Hit]) -> list[Result]:
+    """What each hit gets (its delivery exists? a click's URL), without recording anything."""
+    return [result for result, _, _ in _resolved(hits)]
+
+
+def _resolved(hits: Sequence[Hit]) -> list[tuple[Result, _Delivery | None, _Campaign | None]]:
+    infos = _delivery_infos({h.delivery_id for h in hits})
+    campaigns = {cid: _campaign(cid) for cid in {i.campaign_id for i in infos.values()}}
+    resolved: list[tuple[Result, _Delivery | None, _Campaign | None]] = []
+    for hit in hits:
+        info = infos.get(hit.delivery_id)
+        held = campaigns.get(info.campaign_id) if info is not None else None
+        if info is None or held is None:
+            resolved.append((NOT_FOUND, None, None))
+        else:
+            resolved.append((_resolve(hit, held), info, held))
+    return resolved
+
+
 def record(hits: Sequence[Hit]) -> list[Result]:
     """Records a batch of hits in one transaction; one result per hit, in order."""
     if not hits:
         return []
-    results: list[Result] = [NOT_FOUND] * len(hits)
     with transaction.atomic():
-        infos = _delivery_infos({h.delivery_id for h in hits})
-        campaigns = {cid: _campaign(cid) for cid in {i.campaign_id for i in infos.values()}}
+        resolved = _resolved(hits)
+        results = [result for result, _, _ in resolved]
         todo: list[tuple[int, Hit, _Delivery, _Campaign]] = []
-        for position, hit in enumerate(hits):
-            info = infos.get(hit.delivery_id)
-            held = campaigns.get(info.campaign_id) if info is not None else None
-            if info is None or held is None:
-                continue
-            results[position] = _resolve(hit, held)
-            if results[position].found and _tracked(hit, held.campaign):
+        for position, (hit, (result, info, held)) in enumerate(zip(hits, resolved, strict=True)):
+            if (
+                result.found
+                and info is not None
+                and held is not None
+                and _tracked(hit, held.campaign)
+            ):
                 todo.append((position, hit, info, held))
         if todo:
             _write(todo, results)

@@ -17,7 +17,7 @@ from herald.campaigns import actions
 from herald.campaigns.models import Campaign, Delivery
 from herald.contacts.actions import do_create_list, do_upsert_contacts
 from herald.messaging.actions import do_save_template
-from herald.tracking import recording
+from herald.tracking import fastpath, journal, recording
 from tests.campaigns.conftest import drain, mailbox, smtp  # noqa: F401 - fixtures
 
 ACTOR = Actor.system("test")
@@ -122,3 +122,15 @@ def send_campaign(smtp, mailbox) -> Callable[..., Sent]:  # noqa: F811
         return Sent(campaign, messages)
 
     return send
+
+
+@pytest.fixture
+def tracker(tmp_path, settings) -> Iterator[fastpath.Tracker]:
+    """The process's tracker, writing a journal of its own (in a fresh directory)."""
+    settings.TRACKING_JOURNAL_DIR = tmp_path / "journal"
+    made = fastpath.Tracker(writer=journal.Writer(), resolver=fastpath.Resolver())
+    fastpath._tracker[:] = [made]
+    yield made
+    fastpath._tracker.clear()
+    made.writer.stop()
+    made.stop()

@@ -1,0 +1,391 @@
+"""The tracking journal: opens and clicks made durable on local disk before they are answered,
+then moved into the database by the workers.
+
+The open pixel and the click redirect are Herald's most frequent requests, and writing each
+into the database while the recipient waits (events, engagement row, tallies, list-member
+statuses: ``recording.record``) costs several times what answering does. So the fast path
+(``fastpath``) appends each hit as one line to this process's *segment* file and answers once
+the line is written, in group commit: a writer thread writes everything that came in meanwhile
+at once. Herald's workers (the ``tracking-journal`` loop) then read the segments and record
+their hits with ``recording.record``, moving the segment's cursor in the same transaction, so
+that each hit is recorded exactly once whatever crashes in between. Events reach the statistics
+within a second or two of the request, or, under a burst faster than the database takes them,
+as soon as the workers have caught up; nothing is lost meanwhile.
+
+How durable "written" is follows the database, so that an answered hit is kept exactly as
+well as a committed row would be (``TRACKING_JOURNAL_FSYNC``): on PostgreSQL (a commit waits
+for its WAL to reach the disk) each group is synced with ``fdatasync`` before its answers go
+out; on SQLite (the embedded default runs ``synchronous=NORMAL``: a commit survives Herald
+crashing, not the machine losing power) each group is written to the operating system before
+its answers, and synced at least every ``LAZY_SYNC_SECONDS``. Either way a hit that was
+answered survives Herald being killed.
+
+Segments live in ``TRACKING_JOURNAL_DIR`` (``$HERALD_DATA_DIR/tracking``): the web processes and
+the workers of one machine must share it (``herald run`` is both). Each writer thread of a web
+process writes its own segment (named after the host, the process and the time it began),
+holding an exclusive ``flock`` on it while it may still write; a segment whose lock is free was
+finished (its writer rotated it at ``SEGMENT_BYTES`` or ended) and is deleted once it is
+recorded whole. A line cut short by a crash was never answered and is dropped with a warning.
+
+A line: ``kind TAB delivery TAB microseconds since 1970 TAB head TAB link TAB ip TAB user agent``
+(the user agent last, its tabs made spaces; a header holds no line break).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import fcntl
+import logging
+import os
+import queue
+import socket
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from herald.tracking import recording
+from herald.tracking.models import JournalCursor
+
+logger = logging.getLogger(__name__)
+
+SUFFIX = ".hits"
+SEGMENT_BYTES = 64 * 1024 * 1024  # a segment this large is finished and a new one begun
+READ_BYTES = 2 * 1024 * 1024  # read per step of the importer (about 15,000 hits)
+GROUP = 20_000  # hits synced together at most
+LAZY_SYNC_SECONDS = 1.0  # without TRACKING_JOURNAL_FSYNC: how often a segment is synced
+
+Done = Callable[[BaseException | None], None]
+_Group = tuple[list[bytes], "asyncio.AbstractEventLoop", list[Done]]
+
+
+# -- lines ------------------------------------------------------------------------------------
+
+
+def encode(  # noqa: PLR0917 - a hit's fields, in the line's order
+    kind: str, delivery_id: int, at: float, head: bool, link: int | None, ip: str, agent: str
+) -> bytes:
+    """The line of a hit; ``at`` in seconds since 1970 (``time.time()``)."""
+    number = "" if link is None else link
+    if "\t" in agent or "\n" in agent or "\r" in agent:
+        agent = agent.translate(_SPACES)
+    if "\t" in ip or "\n" in ip:
+        ip = ip.translate(_SPACES)
+    line = f"{kind}\t{delivery_id}\t{round(at * 1e6)}\t{int(head)}\t{number}\t{ip}\t{agent}\n"
+    return line.encode("utf-8", "replace")
+
+
+def encode_hit(hit: recording.Hit) -> bytes:
+    return encode(
+        hit.kind, hit.delivery_id, hit.at.timestamp(), hit.head, hit.link, hit.ip, hit.user_agent
+    )
+
+
+_SPACES = str.maketrans("\t\r\n", "   ")
+
+
+def decode(line: bytes) -> recording.Hit:
+    """The hit of one line (without its newline); ValueError when it is not one."""
+    kind, delivery, micros, head, link, ip, agent = line.decode("utf-8", "replace").split("\t", 6)
+    if kind not in (recording.OPEN, recording.CLICK):
+        raise ValueError(f"unknown kind {kind!r}")
+    at = dt.datetime.fromtimestamp(int(micros) / 1e6, tz=dt.UTC)
+    return recording.Hit(
+        kind=kind,
+        delivery_id=int(delivery),
+        at=at,
+        user_agent=agent,
+        ip=ip,
+        head=head == "1",
+        link=int(link) if link else None,
+    )
+
+
+def directory() -> Path:
+    path = Path(settings.TRACKING_JOURNAL_DIR)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+# -- writing ----------------------------------------------------------------------------------
+
+
+class Writer:
+    """This process's segments and the threads that append to them and sync them.
+
+    ``submit`` may be called from any event loop's thread; ``done(None)`` (or ``done(error)``
+    when the disk refused) runs in that loop once the line is on disk. Two threads take turns,
+    each with a segment of its own, so that one gathers and writes the next group while the
+    other waits for its sync."""
+
+    def __init__(self, threads: int = 1) -> None:
+        self.threads = threads
+        # Lines and what to call once they are on disk, per event loop; None stops a thread.
+        self._queue: queue.SimpleQueue[_Group | None] = queue.SimpleQueue()
+        self._gathering: dict[asyncio.AbstractEventLoop, tuple[list[bytes], list[Done]]] = {}
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+
+    def submit(self, line: bytes, done: Done) -> None:
+        # The lines of one turn of the event loop go to a writer thread together.
+        loop = asyncio.get_running_loop()
+        group = self._gathering.get(loop)
+        if group is None:
+            if not self._threads or self._pid != os.getpid():
+                self._start()
+            group = self._gathering[loop] = ([], [])
+            loop.call_soon(self._hand_over, loop)
+        group[0].append(line)
+        group[1].append(done)
+
+    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
+        lines, dones = self._gathering.pop(loop)
+        self._queue.put((lines, loop, dones))
+
+    async def write(self, line: bytes) -> None:
+        """``submit`` for a coroutine: returns once the line is on disk."""
+        future = asyncio.get_running_loop().create_future()
+
+        def done(error: BaseException | None) -> None:
+            if not future.done():
+                future.set_exception(error) if error else future.set_result(None)
+
+        self.submit(line, done)
+        await future
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._threads and self._pid == os.getpid():
+                return
+            self._pid = os.getpid()  # a forked child starts segments and threads of its own
+            self._queue = queue.SimpleQueue()
+            self._gathering = {}
+            self._threads = [
+                threading.Thread(target=self._run, name=f"herald-tracking-journal-{n}", daemon=True)
+                for n in range(self.threads)
+            ]
+            for thread in self._threads:
+                thread.start()
+
+    def stop(self, timeout: float = 10) -> None:
+        """Syncs what was submitted, then finishes the segments (the importer may delete them)."""
+        with self._lock:
+            threads, self._threads = self._threads, []
+        for _ in threads:
+            self._queue.put(None)
+        for thread in threads:
+            thread.join(timeout)
+
+    def _run(self) -> None:
+        segment = _Segment()
+        try:
+            while True:
+                first = self._queue.get()
+                if first is None:
+                    return
+                batch = [first]
+                hits = len(first[0])
+                while hits < GROUP:
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is None:
+                        self._queue.put(None)  # stop after this batch
+                        break
+                    batch.append(item)
+                    hits += len(item[0])
+                error = segment.append(b"".join(b"".join(lines) for lines, _, _ in batch), hits)
+                for _, loop, dones in batch:
+                    with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits
+                        loop.call_soon_threadsafe(_settle, dones, error)
+        finally:
+            segment.close()
+
+
+class _Segment:
+    """The file one writer thread appends to: locked while open, replaced when full."""
+
+    def __init__(self) -> None:
+        self.fd: int | None = None
+        self.size = 0
+        self.path: Path | None = None
+        self.synced = 0.0  # when it was last synced (time.monotonic)
+
+    def append(self, data: bytes, hits: int) -> OSError | None:
+        """Writes and syncs ``data``; the error, when the disk refused."""
+        try:
+            if self.fd is not None and self.size and self.size + len(data) > SEGMENT_BYTES:
+                self.close()
+            fd = self.fd if self.fd is not None else self._open()
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            now = time.monotonic()
+            if settings.TRACKING_JOURNAL_FSYNC or now - self.synced > LAZY_SYNC_SECONDS:
+                os.fdatasync(fd)
+                self.synced = now
+            self.size += len(data)
+        except OSError as exc:
+            logger.exception("the tracking journal cannot be written", extra={"hits": hits})
+            self.close()  # the next batch starts a new segment
+            return exc
+        return None
+
+    def _open(self) -> int:
+        name = f"{socket.gethostname()}-{os.getpid()}-{time.time_ns()}{SUFFIX}"
+        path = directory() / name
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)  # ours until closed: the importer leaves it on disk
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)  # the new name survives a crash too
+        finally:
+            os.close(dir_fd)
+        self.fd, self.size, self.path = fd, os.fstat(fd).st_size, path
+        return fd
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # releases the lock: the segment is finished
+            self.fd = None
+
+
+def _settle(dones: list[Done], error: BaseException | None) -> None:
+    for done in dones:
+        done(error)
+
+
+_writer = Writer()
+
+
+def writer() -> Writer:
+    """The process's writer (one segment per process)."""
+    return _writer
+
+
+# -- importing --------------------------------------------------------------------------------
+
+
+def import_step(limit: int = READ_BYTES) -> bool:
+    """Records what the segments hold and the database does not yet; deletes finished ones.
+    Says whether more is waiting (a worker loop's step)."""
+    folder = directory()
+    names = sorted(p.name for p in folder.glob("*" + SUFFIX))
+    more = False
+    for name in names:
+        more |= _import_segment(folder / name, limit)
+    _forget_deleted(names)
+    return more
+
+
+def import_close() -> None:
+    """The worker loop's end: its thread's database connection is closed."""
+    connection.close()
+
+
+def import_all() -> None:
+    """Records everything the segments hold now (tests, ``herald bench tracking``)."""
+    while import_step():
+        pass
+
+
+def _import_segment(path: Path, limit: int) -> bool:
+    try:
+        handle = path.open("rb")
+    except FileNotFoundError:
+        return False  # another worker finished it
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            finished = True  # its writer closed it
+        except BlockingIOError:
+            finished = False
+        # One importer per segment at a time on this machine (a lock file beside it).
+        with _ImportLock(path) as mine:
+            if not mine:
+                return False
+            return _import_from(path, handle, finished, limit)
+
+
+class _ImportLock:
+    def __init__(self, path: Path) -> None:
+        self.lock_path = path.with_suffix(".lock")
+        self.fd: int | None = None
+
+    def __enter__(self) -> bool:
+        self.fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self.fd)
+            self.fd = None
+            return False
+        return True
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+
+
+def _import_from(path: Path, handle: object, finished: bool, limit: int) -> bool:
+    cursor = JournalCursor.objects.filter(segment=path.name).first()
+    offset = cursor.offset if cursor is not None else 0
+    size = path.stat().st_size
+    if offset < size:
+        handle.seek(offset)  # type: ignore[attr-defined]
+        data: bytes = handle.read(limit)  # type: ignore[attr-defined]
+        end = data.rfind(b"\n") + 1
+        if end == 0 and len(data) < limit:
+            if finished:  # a line its writer never completed: it was never answered
+                logger.warning(
+                    "a partial line at the end of a tracking journal segment was dropped",
+                    extra={"segment": path.name, "bytes": len(data)},
+                )
+                end = len(data)
+            else:
+                return False  # the rest of the line is being written
+        hits = []
+        for number, line in enumerate(data[:end].split(b"\n")):
+            if not line:
+                continue
+            try:
+                hits.append(decode(line))
+            except ValueError as exc:
+                logger.warning(
+                    "a tracking journal line is not a hit and was skipped",
+                    extra={"segment": path.name, "line_in_read": number + 1, "error": str(exc)},
+                )
+        with transaction.atomic():
+            for start in range(0, len(hits), settings.TRACKING_BATCH):
+                recording.record(hits[start : start + settings.TRACKING_BATCH])
+            JournalCursor.objects.update_or_create(
+                segment=path.name, defaults={"offset": offset + end}
+            )
+        offset += end
+    if finished and offset >= size:
+        path.unlink(missing_ok=True)  # its cursor row goes at the next step (_forget_deleted)
+        path.with_suffix(".lock").unlink(missing_ok=True)
+        return False
+    return offset < size
+
+
+def _forget_deleted(present: list[str]) -> None:
+    """Cursor rows of this machine's segments that are gone (recorded whole and deleted)."""
+    folder = directory()
+    prefix = socket.gethostname() + "-"
+    rows = JournalCursor.objects.filter(segment__startswith=prefix).values_list(
+        "segment", flat=True
+    )
+    # A segment is deleted after its last cursor update committed, and a name never comes back;
+    # one another worker began meanwhile is on disk now, so it is not counted as gone.
+    stale = [name for name in rows if name not in present and not (folder / name).exists()]
+    if stale:
+        JournalCursor.objects.filter(segment__in=stale).delete()
