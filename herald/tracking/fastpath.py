@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
+import functools
 import logging
 import queue
 import re
@@ -34,7 +36,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections, connection
-from django.utils import timezone
 from django.utils.encoding import iri_to_uri
 
 from herald.campaigns.tokens import delivery_id
@@ -193,15 +194,12 @@ class Tracker:
         if ident is None:
             answer(404, NOT_FOUND_HEADERS, _NOT_FOUND)
             return
-        hit = recording.Hit(
-            kind=recording.CLICK,
-            delivery_id=ident,
-            at=timezone.now(),
-            user_agent=user_agent,
-            ip=ip,
-            head=head,
-            link=link,
-        )
+        now = time.time()
+        line = journal.encode(recording.CLICK, ident, now, head, link, ip, user_agent)
+        url = recording.cached_url(ident, link)
+        if url is not None:
+            self._redirect(line, url, answer)
+            return
 
         def resolved(result: recording.Result | BaseException) -> None:
             if isinstance(result, BaseException):
@@ -209,22 +207,34 @@ class Tracker:
             elif not result.found or not result.url:
                 answer(404, NOT_FOUND_HEADERS, _NOT_FOUND)
             else:
-                location = iri_to_uri(result.url).encode("latin-1")
-                self.writer.submit(journal.encode_hit(hit), lambda error: redirect(location, error))
+                self._redirect(line, result.url, answer)
 
-        def redirect(location: bytes, error: BaseException | None) -> None:
+        at = dt.datetime.fromtimestamp(now, dt.UTC)
+        hit = recording.Hit(recording.CLICK, ident, at, user_agent, ip, head=head, link=link)
+        self.resolver.submit(hit, resolved)
+
+    def _redirect(self, line: bytes, url: str, answer: Answer) -> None:
+        location = _location(url)
+
+        def written(error: BaseException | None) -> None:
             if error is not None:
                 answer(503, UNAVAILABLE_HEADERS, _UNAVAILABLE)
-                return
-            headers = [
-                (b"location", location),
-                (b"content-length", b"0"),
-                (b"cache-control", b"no-store"),
-                (b"referrer-policy", b"no-referrer"),
-            ]
-            answer(302, headers, b"")
+            else:
+                answer(302, [(b"location", location), *_REDIRECT_HEADERS], b"")  # a list: not kept
 
-        self.resolver.submit(hit, resolved)
+        self.writer.submit(line, written)
+
+
+@functools.lru_cache(maxsize=4096)
+def _location(url: str) -> bytes:
+    return iri_to_uri(url).encode("latin-1")
+
+
+_REDIRECT_HEADERS = (
+    (b"content-length", b"0"),
+    (b"cache-control", b"no-store"),
+    (b"referrer-policy", b"no-referrer"),
+)
 
 
 _tracker: list[Tracker] = []

@@ -39,7 +39,8 @@ _DEFAULTS: list[Any] = [None, b""]
 
 
 def _encoded(headers: Sequence[tuple[bytes, bytes]]) -> bytes:
-    """Header lines; kept for a tuple (the tracker's constant headers, compared by identity)."""
+    """Header lines; kept for a tuple (the tracker's constant headers, compared by identity: a
+    request's own headers, such as a redirect's, come as a list and are not kept)."""
     cached = _ENCODED.get(id(headers))
     if cached is not None and cached[0] is headers:
         return cached[1]

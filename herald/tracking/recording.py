@@ -214,6 +214,20 @@ def _tracked(hit: Hit, campaign: Campaign) -> bool:
     return True  # a rating is what the recipient meant to tell
 
 
+def cached_url(delivery_id: int, link: int) -> str | None:
+    """Where a click goes, when this process has its delivery and campaign at hand (a recipient
+    clicking again, a scanner trying every link); None when the database must be asked (as it
+    is for an unknown link, and for one made of the recipient's variables)."""
+    info = _deliveries.get(delivery_id)
+    held = _campaigns.get(info.campaign_id) if info is not None else None
+    if held is None or held.expires <= time.monotonic():
+        return None
+    url = held.links.get(link)
+    if url is None or not url.lower().startswith(("https://", "http://")):
+        return None
+    return url
+
+
 def lookup(hits: Sequence[Hit]) -> list[Result]:
     """What each hit gets (its delivery exists? a click's URL), without recording anything."""
     return [result for result, _, _ in _resolved(hits)]
