@@ -44,6 +44,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
@@ -272,6 +273,34 @@ def writer() -> Writer:
 
 
 # -- importing --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Backlog:
+    waiting_bytes: int  # written by this machine's web processes, not yet in the database
+    stale_segments: int  # holding such bytes and unchanged for longer than a worker may take
+
+
+def backlog(stale_after: float) -> Backlog:
+    """What this machine's journal holds that no worker has recorded (for /healthz): a stale
+    segment means no worker reads this machine's journal."""
+    folder = Path(settings.TRACKING_JOURNAL_DIR)
+    if not folder.is_dir():
+        return Backlog(0, 0)
+    sizes = {}
+    for path in folder.glob("*" + SUFFIX):
+        with contextlib.suppress(FileNotFoundError):  # recorded and deleted meanwhile
+            stat = path.stat()
+            sizes[path.name] = (stat.st_size, stat.st_mtime)
+    offsets = dict(JournalCursor.objects.filter(segment__in=sizes).values_list("segment", "offset"))
+    waiting = stale = 0
+    now = time.time()
+    for name, (size, modified) in sizes.items():
+        behind = size - offsets.get(name, 0)
+        waiting += max(behind, 0)
+        if behind > 0 and now - modified > stale_after:
+            stale += 1
+    return Backlog(waiting, stale)
 
 
 def import_step(limit: int = READ_BYTES) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import time
 from datetime import timedelta
@@ -15,6 +16,7 @@ from django.utils import timezone
 
 from herald.core.models import WorkerHeartbeat
 from herald.core.worker import HeraldWorker
+from herald.tracking import journal
 from tests.core import tasks
 
 
@@ -151,3 +153,27 @@ def test_each_request_logs_one_json_line_carrying_its_request_id(caplog):
     assert lines[0]["status"] == 200
     assert lines[0]["level"] == "INFO"
     assert "\n" not in handler.format(caplog.records[0])
+
+
+@pytest.mark.django_db
+def test_healthz_tells_when_no_worker_records_this_machines_tracking_journal(settings, tmp_path):
+    settings.TRACKING_JOURNAL_DIR = tmp_path
+    settings.WORKER_STALE_SECONDS = 60
+    WorkerHeartbeat.objects.create(worker_id="w1", hostname="h", pid=1, beat_at=timezone.now())
+    line = journal.encode("open", 10**9, time.time(), False, None, "192.0.2.1", "Mail")
+    segment = tmp_path / "web1-1-1.hits"
+    segment.write_bytes(line * 3)
+    body = Client().get("/healthz").json()  # just written: a worker has a minute to take it
+    assert body["tracking_journal"] == {
+        "ok": True,
+        "waiting_bytes": 3 * len(line),
+        "stale_segments": 0,
+    }
+    os.utime(segment, (time.time() - 120, time.time() - 120))
+    body = Client().get("/healthz").json()
+    assert body["tracking_journal"]["ok"] is False
+    assert body["status"] == "degraded"
+    journal.import_all()  # a worker comes (the hits name no delivery: recorded as nothing)
+    body = Client().get("/healthz").json()
+    assert body["tracking_journal"] == {"ok": True, "waiting_bytes": 0, "stale_segments": 0}
+    assert body["status"] == "ok"
