@@ -68,8 +68,10 @@ class Worker:
         try:
             return self.process.wait(timeout)
         except subprocess.TimeoutExpired:
+            os.kill(self.pid, signal.SIGUSR1)  # its threads' stacks, into its log
+            time.sleep(1)
             self.kill()
-            raise
+            pytest.fail(f"the worker did not stop within {timeout} s:\n{self.output()}")
 
     def output(self) -> str:
         return self.log.read_text()

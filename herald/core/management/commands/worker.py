@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import signal
 from typing import Any
 
@@ -37,6 +38,8 @@ class Command(HeraldCommand):
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
+        # SIGUSR1 writes every thread's stack to stderr: what a worker that does not stop is doing.
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
         worker.start()
         self.stdout.write(f"Herald worker {worker.worker_id} running (Ctrl-C to stop)")
         self.stdout.flush()
