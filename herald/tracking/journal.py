@@ -120,9 +120,9 @@ class Writer:
     """This process's segments and the threads that append to them and sync them.
 
     ``submit`` may be called from any event loop's thread; ``done(None)`` (or ``done(error)``
-    when the disk refused) runs in that loop once the line is on disk. Two threads take turns,
-    each with a segment of its own, so that one gathers and writes the next group while the
-    other waits for its sync."""
+    when the disk refused) runs in that loop once the line is written. With ``threads`` > 1 the
+    threads take turns, each with a segment of its own; on this project's machines a second
+    thread made answers slower (it competes for the GIL, and the disk serialises the syncs)."""
 
     def __init__(self, threads: int = 1) -> None:
         self.threads = threads
@@ -268,7 +268,7 @@ _writer = Writer()
 
 
 def writer() -> Writer:
-    """The process's writer (one segment per process)."""
+    """The process's writer."""
     return _writer
 
 
@@ -321,7 +321,7 @@ def import_close() -> None:
 
 
 def import_all() -> None:
-    """Records everything the segments hold now (tests, ``herald bench tracking``)."""
+    """Records everything the segments hold now (tests)."""
     while import_step():
         pass
 
