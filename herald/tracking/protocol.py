@@ -35,17 +35,19 @@ def _lines(headers: Sequence[tuple[bytes, bytes]]) -> bytes:
 
 
 _ENCODED: dict[int, tuple[object, bytes]] = {}
+_KEPT = 16
 _DEFAULTS: list[Any] = [None, b""]
 
 
 def _encoded(headers: Sequence[tuple[bytes, bytes]]) -> bytes:
     """Header lines; kept for a tuple (the tracker's constant headers, compared by identity: a
-    request's own headers, such as a redirect's, come as a list and are not kept)."""
+    request's own headers, such as a redirect's, come as a list and are not kept). At most
+    ``_KEPT`` are kept, should per-request tuples ever come."""
     cached = _ENCODED.get(id(headers))
     if cached is not None and cached[0] is headers:
         return cached[1]
     encoded = _lines(headers)
-    if type(headers) is tuple:
+    if type(headers) is tuple and len(_ENCODED) < _KEPT:
         _ENCODED[id(headers)] = (headers, encoded)
     return encoded
 
