@@ -142,9 +142,10 @@ class HeraldWorker:
         connection.close()
         logger.info("worker stopped", extra={"worker_id": self.worker_id})
 
-    def wait(self) -> None:
-        while not self.stopping.wait(0.5):
-            pass
+    def wait(self, requested: list[int]) -> None:
+        """Until a signal handler noted one in ``requested``, or ``stop`` was called."""
+        while not requested and not self.stopping.is_set():
+            time.sleep(0.2)
 
     # -- threads ---------------------------------------------------------------------------
 

@@ -32,9 +32,13 @@ class Command(HeraldCommand):
 
             start_http_server(metrics_port, addr="127.0.0.1")
         worker = HeraldWorker(queues=queues)
+        requested: list[int] = []
 
         def stop(signum: int, frame: object) -> None:
-            worker.stopping.set()
+            # Only a note, taking no lock: a handler that set the worker's Event deadlocked when
+            # a second SIGTERM interrupted the first handler inside Event.set() (the same
+            # thread then waits for the Condition's lock it holds).
+            requested.append(signum)
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
@@ -43,7 +47,7 @@ class Command(HeraldCommand):
         worker.start()
         self.stdout.write(f"Herald worker {worker.worker_id} running (Ctrl-C to stop)")
         self.stdout.flush()
-        worker.wait()
+        worker.wait(requested)
         self.stdout.write("Stopping: finishing work in progress…")
         worker.stop()
         self.stdout.write("Worker stopped.")
