@@ -121,20 +121,7 @@ class Resolver:
 
     def _run(self) -> None:
         try:
-            while True:
-                first = self._queue.get()
-                if first is None:
-                    return
-                batch = [first]
-                while len(batch) < self.batch:
-                    try:
-                        item = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if item is None:
-                        self._queue.put(None)  # stop after this batch
-                        break
-                    batch.append(item)
+            while batch := journal.take_batch(self._queue, self.batch):
                 self._resolve(batch)
         finally:
             connection.close()

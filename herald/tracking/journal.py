@@ -46,6 +46,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO, TypeVar
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -62,6 +63,7 @@ GROUP = 20_000  # hits synced together at most
 LAZY_SYNC_SECONDS = 1.0  # without TRACKING_JOURNAL_FSYNC: how often a segment is synced
 
 Done = Callable[[BaseException | None], None]
+_T = TypeVar("_T")
 _Group = tuple[list[bytes], "asyncio.AbstractEventLoop", list[Done]]
 
 
@@ -79,12 +81,6 @@ def encode(  # noqa: PLR0917 - a hit's fields, in the line's order
         ip = ip.translate(_SPACES)
     line = f"{kind}\t{delivery_id}\t{round(at * 1e6)}\t{int(head)}\t{number}\t{ip}\t{agent}\n"
     return line.encode("utf-8", "replace")
-
-
-def encode_hit(hit: recording.Hit) -> bytes:
-    return encode(
-        hit.kind, hit.delivery_id, hit.at.timestamp(), hit.head, hit.link, hit.ip, hit.user_agent
-    )
 
 
 _SPACES = str.maketrans("\t\r\n", "   ")
@@ -149,17 +145,6 @@ class Writer:
         lines, dones = self._gathering.pop(loop)
         self._queue.put((lines, loop, dones))
 
-    async def write(self, line: bytes) -> None:
-        """``submit`` for a coroutine: returns once the line is on disk."""
-        future = asyncio.get_running_loop().create_future()
-
-        def done(error: BaseException | None) -> None:
-            if not future.done():
-                future.set_exception(error) if error else future.set_result(None)
-
-        self.submit(line, done)
-        await future
-
     def _start(self) -> None:
         with self._lock:
             if self._threads and self._pid == os.getpid():
@@ -186,22 +171,8 @@ class Writer:
     def _run(self) -> None:
         segment = _Segment()
         try:
-            while True:
-                first = self._queue.get()
-                if first is None:
-                    return
-                batch = [first]
-                hits = len(first[0])
-                while hits < GROUP:
-                    try:
-                        item = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if item is None:
-                        self._queue.put(None)  # stop after this batch
-                        break
-                    batch.append(item)
-                    hits += len(item[0])
+            while batch := take_batch(self._queue, GROUP, size=lambda group: len(group[0])):
+                hits = sum(len(lines) for lines, _, _ in batch)
                 error = segment.append(b"".join(b"".join(lines) for lines, _, _ in batch), hits)
                 for _, loop, dones in batch:
                     with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits
@@ -257,6 +228,29 @@ class _Segment:
         if self.fd is not None:
             os.close(self.fd)  # releases the lock: the segment is finished
             self.fd = None
+
+
+def take_batch(
+    items: queue.SimpleQueue[_T | None], most: int, size: Callable[[_T], int] = lambda _: 1
+) -> list[_T]:
+    """What a worker thread does next: the first item (waiting for it), then whatever else is
+    queued, up to ``most`` (counted by ``size``). Empty once None, the request to stop, is read;
+    a None read after other items is put back, so the next call ends the thread."""
+    first = items.get()
+    if first is None:
+        return []
+    batch, taken = [first], size(first)
+    while taken < most:
+        try:
+            item = items.get_nowait()
+        except queue.Empty:
+            break
+        if item is None:
+            items.put(None)  # stop after this batch
+            break
+        batch.append(item)
+        taken += size(item)
+    return batch
 
 
 def _settle(dones: list[Done], error: BaseException | None) -> None:
@@ -364,13 +358,13 @@ class _ImportLock:
             os.close(self.fd)
 
 
-def _import_from(path: Path, handle: object, finished: bool, limit: int) -> bool:
+def _import_from(path: Path, handle: BinaryIO, finished: bool, limit: int) -> bool:
     cursor = JournalCursor.objects.filter(segment=path.name).first()
     offset = cursor.offset if cursor is not None else 0
     size = path.stat().st_size
     if offset < size:
-        handle.seek(offset)  # type: ignore[attr-defined]
-        data: bytes = handle.read(limit)  # type: ignore[attr-defined]
+        handle.seek(offset)
+        data = handle.read(limit)
         end = data.rfind(b"\n") + 1
         if end == 0 and len(data) < limit:
             if finished:  # a line its writer never completed: it was never answered
