@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -58,6 +59,18 @@ def _defaults(headers: Sequence[tuple[bytes, bytes]]) -> bytes:
     if _DEFAULTS[0] is not headers:
         _DEFAULTS[:] = [headers, _lines(headers)]
     return _DEFAULTS[1]
+
+
+async def _nothing(scope: Any, receive: Any, send: Any) -> None:
+    return None
+
+
+@functools.lru_cache(maxsize=4)
+def _proxy_headers(trusted: str | tuple[str, ...]) -> ProxyHeadersMiddleware:
+    """uvicorn's middleware for these trusted proxies, made once (it parses their list)."""
+    return ProxyHeadersMiddleware(
+        _nothing, list(trusted) if isinstance(trusted, tuple) else trusted
+    )
 
 
 class _Answering:
@@ -138,17 +151,18 @@ class TrackingProtocol(HttpToolsProtocol):
         middleware decides, as for every other request)."""
         client = self.client
         if self.config.proxy_headers:
-            seen: list[Any] = []
-
-            async def look(scope: Any, receive: Any, send: Any) -> None:
-                seen.append(scope["client"])
-
-            middleware = ProxyHeadersMiddleware(look, self.config.forwarded_allow_ips)
-            scope = {"type": "http", "client": client, "headers": self.headers, "scheme": "http"}
+            trusted = self.config.forwarded_allow_ips
+            middleware = _proxy_headers(trusted if isinstance(trusted, str) else tuple(trusted))
+            scope: dict[str, Any] = {
+                "type": "http",
+                "client": client,
+                "headers": self.headers,
+                "scheme": "http",
+            }
             coroutine = middleware(scope, None, None)  # type: ignore[arg-type]
             with contextlib.suppress(StopIteration):
-                coroutine.send(None)  # it awaits nothing but ``look``
-            client = seen[0] if seen else client
+                coroutine.send(None)  # it awaits nothing: it sets scope["client"], then returns
+            client = scope["client"]
         return client[0] if client else ""
 
     def answer(
