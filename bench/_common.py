@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 PG_SERVER = os.environ.get("HERALD_BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 REPO = Path(__file__).resolve().parents[1]
@@ -65,3 +66,29 @@ def herald(args: list[str], env: dict[str, str], **kwargs: object) -> subprocess
 def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
     """Peak resident memory in MB (ru_maxrss is in KiB on Linux)."""
     return round(resource.getrusage(who).ru_maxrss / 1024, 1)
+
+
+def five_link_campaign(status: str) -> Any:
+    """In a child process with Django set up: a campaign (in ``status``, run 1) of a template
+    with 5 tracked links and an unsubscribe link, sent through a mailbox that is never used."""
+    from herald.audit.actors import Actor
+    from herald.campaigns.models import Campaign
+    from herald.mailboxes.models import Mailbox
+    from herald.messaging.actions import do_save_template
+
+    links = " ".join(f'<a href="https://shop.example.com/p/{n}">Link {n}</a>' for n in range(5))
+    html = f"<p>Hello ${{first_name|there}}</p><p>{links}</p><a href='${{unsubscribe_url}}'>u</a>"
+    template = do_save_template(
+        Actor.system("bench"), None, name="Bench", subject="Hello", html=html
+    ).template
+    mailbox = Mailbox.objects.create(
+        name="Bench", from_address="news@example.com", smtp_host="127.0.0.1", smtp_port=25
+    )
+    return Campaign.objects.create(
+        name="Bench",
+        mailbox=mailbox,
+        template=template,
+        version=template.current_version,
+        status=status,
+        run=1,
+    )

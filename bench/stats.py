@@ -20,12 +20,12 @@ import subprocess
 import sys
 import textwrap
 
-from _common import REPO, fresh_database, herald
+from _common import REPO, five_link_campaign, fresh_database, herald
 
 CHILD = "import sys; sys.path[:0] = ['bench']; import stats; stats.{call}"
 
 
-def seed(deliveries: int, events: int) -> None:  # noqa: PLR0915 - one script of bulk SQL
+def seed(deliveries: int, events: int) -> None:
     """In a child process pointed at the fresh database: the campaign, in bulk SQL."""
     import importlib
 
@@ -36,27 +36,8 @@ def seed(deliveries: int, events: int) -> None:  # noqa: PLR0915 - one script of
     from django.db import connection, transaction
 
     from herald.accounts.models import Role, User
-    from herald.audit.actors import Actor
-    from herald.campaigns.models import Campaign
-    from herald.mailboxes.models import Mailbox
-    from herald.messaging.actions import do_save_template
 
-    links = " ".join(f'<a href="https://shop.example.com/p/{n}">Link {n}</a>' for n in range(5))
-    html = f"<p>Hello ${{first_name|there}}</p><p>{links}</p><a href='${{unsubscribe_url}}'>u</a>"
-    template = do_save_template(
-        Actor.system("bench"), None, name="Bench", subject="Hello", html=html
-    ).template
-    mailbox = Mailbox.objects.create(
-        name="Bench", from_address="news@example.com", smtp_host="127.0.0.1", smtp_port=25
-    )
-    campaign = Campaign.objects.create(
-        name="Bench",
-        mailbox=mailbox,
-        template=template,
-        version=template.current_version,
-        status="running",
-        run=1,
-    )
+    campaign = five_link_campaign("running")
     User.objects.create_user("manager@example.com", "bench-password", role=Role.MANAGER)
     postgres = connection.vendor == "postgresql"
     c = campaign.pk

@@ -31,7 +31,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from _common import HERALD, REPO, fresh_database, herald
+from _common import HERALD, REPO, five_link_campaign, fresh_database, herald
 
 LUA = textwrap.dedent(
     """
@@ -91,28 +91,10 @@ def seed(count: int, out: str) -> None:
     django.setup()
     from django.utils import timezone
 
-    from herald.audit.actors import Actor
-    from herald.campaigns.models import Campaign, Delivery
+    from herald.campaigns.models import Delivery
     from herald.campaigns.tokens import reply_token
-    from herald.mailboxes.models import Mailbox
-    from herald.messaging.actions import do_save_template
 
-    links = " ".join(f'<a href="https://shop.example.com/p/{n}">Link {n}</a>' for n in range(5))
-    html = f"<p>Hello ${{first_name|there}}</p><p>{links}</p><a href='${{unsubscribe_url}}'>u</a>"
-    template = do_save_template(
-        Actor.system("bench"), None, name="Bench", subject="Hello", html=html
-    ).template
-    mailbox = Mailbox.objects.create(
-        name="Bench", from_address="news@example.com", smtp_host="127.0.0.1", smtp_port=25
-    )
-    campaign = Campaign.objects.create(
-        name="Bench",
-        mailbox=mailbox,
-        template=template,
-        version=template.current_version,
-        status="completed",
-        run=1,
-    )
+    campaign = five_link_campaign("completed")
     sent_at = timezone.now() - dt.timedelta(hours=1)
     Delivery.objects.bulk_create(
         (
