@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import functools
 import json
 import threading
 import time
@@ -110,7 +111,7 @@ def _delivery_infos(ids: set[int]) -> dict[int, _Delivery]:
     for start in range(0, len(missing), _CHUNK):
         chunk = missing[start : start + _CHUNK]
         which, params = _among("id", chunk)
-        with connection.cursor() as cursor:  # plain SQL: a thousand of these a second
+        with _cursor() as cursor:  # plain SQL: a thousand of these a second
             cursor.execute(
                 "SELECT id, campaign_id, contact_id, email, sent_at "  # noqa: S608
                 f"FROM campaigns_delivery WHERE {which}",
@@ -347,11 +348,42 @@ def _aware(value: Any) -> Any:
 # as one array per column (``unnest``): the statement stays short, so psycopg parses it once and
 # the server plans it once, where a VALUES list of a thousand parameters is parsed again for
 # every batch. SQLite takes a VALUES list. Both read the rows through ``WITH v(...) AS (...)``.
+#
+# On PostgreSQL these statements go through psycopg's own cursor (``_cursor``), not Django's:
+# Django binds parameters on the client, so every element of every array was quoted and escaped
+# in Python (psycopg's text array dumper runs a regular expression per element), and every
+# timestamp read back was parsed by Django's Python loader. Here the arrays travel in binary
+# (``%b``) and timestamps are read by psycopg's C loader: half the worker's time per hit.
+
+
+def _cursor() -> Any:
+    """The cursor for a batch's plain SQL (see above): on PostgreSQL, psycopg's own, binding
+    parameters on the server, on Django's connection (so in its transaction)."""
+    if connection.vendor != "postgresql":
+        return connection.cursor()
+    import psycopg
+
+    connection.ensure_connection()
+    cursor = psycopg.Cursor(connection.connection)
+    loader = _timestamptz_loader()
+    if loader is not None:
+        cursor.adapters.register_loader("timestamptz", loader)
+    return cursor
+
+
+@functools.cache
+def _timestamptz_loader() -> Any:
+    """psycopg's default timestamptz loader (C, with psycopg[binary]); Django registers a
+    Python one on its connections."""
+    import psycopg
+
+    oid = psycopg.postgres.types["timestamptz"].oid
+    return psycopg.adapters.get_loader(oid, psycopg.pq.Format.TEXT)
 
 
 def _among(column: str, values: list[int]) -> tuple[str, list[Any]]:
     if connection.vendor == "postgresql":
-        return f"{column} = ANY(%s)", [values]
+        return f"{column} = ANY(%b)", [values]
     return f"{column} IN ({', '.join(['%s'] * len(values))})", list(values)
 
 
@@ -359,7 +391,7 @@ def _rows(columns: list[tuple[str, str]], rows: Sequence[Sequence[Any]]) -> tupl
     """``WITH v(columns) AS (...)`` for these rows, and its parameters."""
     names = ", ".join(name for name, _type in columns)
     if connection.vendor == "postgresql":
-        arrays = ", ".join(f"CAST(%s AS {sql_type}[])" for _name, sql_type in columns)
+        arrays = ", ".join(f"CAST(%b AS {sql_type}[])" for _name, sql_type in columns)
         params: list[Any] = [list(column) for column in zip(*rows, strict=True)]
         return f"WITH v({names}) AS (SELECT * FROM unnest({arrays})) ", params  # noqa: S608
     row = "(" + ", ".join(["%s"] * len(columns)) + ")"
@@ -377,7 +409,7 @@ def _engagements(ids: list[int], campaign_of: dict[int, int]) -> dict[int, _Stat
     empty = "CAST('[]' AS jsonb)" if postgres else "'[]'"
     columns = ", ".join(_State.__slots__)
     found: dict[int, _State] = {}
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         for start in range(0, len(ids), _CHUNK):
             chunk = ids[start : start + _CHUNK]
             source, params = _rows(
@@ -443,7 +475,7 @@ def _save(
     db_time = _time_adapter()
     # The connection's own tally rows (see Tally.shard), as the trigger does.
     shard = "mod(pg_backend_pid(), 16)" if connection.vendor == "postgresql" else "0"
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         for start in range(0, len(events), _CHUNK):
             source, params = _rows(_EVENT_COLUMNS, events[start : start + _CHUNK])
             cursor.execute(
