@@ -17,8 +17,10 @@ well as a committed row would be (``TRACKING_JOURNAL_FSYNC``): on PostgreSQL (a 
 for its WAL to reach the disk) each group is synced with ``fdatasync`` before its answers go
 out; on SQLite (the embedded default runs ``synchronous=NORMAL``: a commit survives Herald
 crashing, not the machine losing power) each group is written to the operating system before
-its answers, and synced at least every ``LAZY_SYNC_SECONDS``. Either way a hit that was
-answered survives Herald being killed.
+its answers, and a syncer thread syncs the segments every ``LAZY_SYNC_SECONDS`` (never the
+writer itself: on ext4 a sync can wait hundreds of milliseconds behind other files' writes, the
+database's among them, and answers would wait with it). Either way a hit that was answered
+survives Herald being killed.
 
 Segments live in ``TRACKING_JOURNAL_DIR`` (``$HERALD_DATA_DIR/tracking``): the web processes and
 the workers of one machine must share it (``herald run`` is both). Each writer thread of a web
@@ -126,6 +128,8 @@ class Writer:
         self._queue: queue.SimpleQueue[_Group | None] = queue.SimpleQueue()
         self._gathering: dict[asyncio.AbstractEventLoop, tuple[list[bytes], list[Done]]] = {}
         self._threads: list[threading.Thread] = []
+        self._segments: list[_Segment] = []
+        self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._pid = os.getpid()
 
@@ -152,24 +156,43 @@ class Writer:
             self._pid = os.getpid()  # a forked child starts segments and threads of its own
             self._queue = queue.SimpleQueue()
             self._gathering = {}
-            self._threads = [
-                threading.Thread(target=self._run, name=f"herald-tracking-journal-{n}", daemon=True)
-                for n in range(self.threads)
+            self._stopping = threading.Event()
+            fsync = settings.TRACKING_JOURNAL_FSYNC
+            self._segments = [_Segment(fsync=fsync) for _ in range(self.threads)]
+            writers = [
+                threading.Thread(
+                    target=self._run,
+                    args=(segment,),
+                    name=f"herald-tracking-journal-{n}",
+                    daemon=True,
+                )
+                for n, segment in enumerate(self._segments)
             ]
+            self._threads = list(writers)
+            if not fsync:
+                self._threads.append(
+                    threading.Thread(
+                        target=self._sync,
+                        args=(writers, self._segments),
+                        name="herald-tracking-journal-sync",
+                        daemon=True,
+                    )
+                )
             for thread in self._threads:
                 thread.start()
 
     def stop(self, timeout: float = 10) -> None:
-        """Syncs what was submitted, then finishes the segments (the importer may delete them)."""
+        """Writes and syncs what was submitted, then finishes the segments (the importer may
+        delete them)."""
         with self._lock:
             threads, self._threads = self._threads, []
-        for _ in threads:
+        for _ in self._segments:
             self._queue.put(None)
+        self._stopping.set()
         for thread in threads:
             thread.join(timeout)
 
-    def _run(self) -> None:
-        segment = _Segment()
+    def _run(self, segment: _Segment) -> None:
         try:
             while batch := take_batch(self._queue, GROUP, size=lambda group: len(group[0])):
                 hits = sum(len(lines) for lines, _, _ in batch)
@@ -180,18 +203,37 @@ class Writer:
         finally:
             segment.close()
 
+    def _sync(self, writers: list[threading.Thread], segments: list[_Segment]) -> None:
+        """Without TRACKING_JOURNAL_FSYNC: syncs the segments every LAZY_SYNC_SECONDS, and once
+        more when the writers have stopped."""
+        stopping = self._stopping
+        while not stopping.wait(LAZY_SYNC_SECONDS):
+            for segment in segments:
+                segment.sync()
+        for thread in writers:
+            thread.join()
+        for segment in segments:
+            segment.sync()
+
 
 class _Segment:
-    """The file one writer thread appends to: locked while open, replaced when full."""
+    """The file one writer thread appends to: locked while open, replaced when full.
 
-    def __init__(self) -> None:
+    Without ``fsync`` (TRACKING_JOURNAL_FSYNC) the writer only writes; ``sync`` (the syncer
+    thread) syncs what was written since, and the segments the writer replaced meanwhile, which
+    stay open (and locked: not finished for the importer) until then."""
+
+    def __init__(self, *, fsync: bool) -> None:
+        self.fsync = fsync
         self.fd: int | None = None
         self.size = 0
         self.path: Path | None = None
-        self.synced = 0.0  # when it was last synced (time.monotonic)
+        self._lock = threading.Lock()  # between the writer and the syncer
+        self._dirty = False  # written since the last sync
+        self._replaced: list[int] = []  # finished, to be synced and closed by the syncer
 
     def append(self, data: bytes, hits: int) -> OSError | None:
-        """Writes and syncs ``data``; the error, when the disk refused."""
+        """Writes (and with ``fsync`` syncs) ``data``; the error, when the disk refused."""
         try:
             if self.fd is not None and self.size and self.size + len(data) > SEGMENT_BYTES:
                 self.close()
@@ -200,16 +242,32 @@ class _Segment:
             while view:
                 written = os.write(fd, view)
                 view = view[written:]
-            now = time.monotonic()
-            if settings.TRACKING_JOURNAL_FSYNC or now - self.synced > LAZY_SYNC_SECONDS:
+            if self.fsync:
                 os.fdatasync(fd)
-                self.synced = now
+            else:
+                self._dirty = True
             self.size += len(data)
         except OSError as exc:
             logger.exception("the tracking journal cannot be written", extra={"hits": hits})
             self.close()  # the next batch starts a new segment
             return exc
         return None
+
+    def sync(self) -> None:
+        """Syncs what was written since the last call (the syncer thread)."""
+        with self._lock:
+            replaced, self._replaced = self._replaced, []
+            current = None
+            if self._dirty and self.fd is not None:
+                current = os.dup(self.fd)  # the writer may replace the segment meanwhile
+                self._dirty = False
+        for fd in [*replaced, *([current] if current is not None else [])]:
+            try:
+                os.fdatasync(fd)
+            except OSError:
+                logger.exception("the tracking journal cannot be synced")
+            finally:
+                os.close(fd)  # a replaced segment's last descriptor: now finished
 
     def _open(self) -> int:
         name = f"{socket.gethostname()}-{os.getpid()}-{time.time_ns()}{SUFFIX}"
@@ -225,8 +283,14 @@ class _Segment:
         return fd
 
     def close(self) -> None:
-        if self.fd is not None:
-            os.close(self.fd)  # releases the lock: the segment is finished
+        with self._lock:
+            if self.fd is None:
+                return
+            if self._dirty:  # the syncer syncs it, then closes it
+                self._replaced.append(self.fd)
+                self._dirty = False
+            else:
+                os.close(self.fd)  # releases the lock: the segment is finished
             self.fd = None
 
 
