@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -43,25 +44,42 @@ class Loop:
     interval: float
     step: Callable[[], bool]
     close: Callable[[], None] | None = None  # called in the loop's thread when it ends
+    nice: int = 0  # how much lower the loop thread's CPU priority is (background work)
 
 
 LOOPS: list[Loop] = []
 
 
 def register_loop(
-    name: str, interval: float, *, close: Callable[[], None] | None = None
+    name: str, interval: float, *, close: Callable[[], None] | None = None, nice: int = 0
 ) -> Callable[[Callable[[], bool]], Callable[[], bool]]:
     """Adds a loop to every worker; used by the apps' ``AppConfig.ready``. ``step`` does one
     piece of work and says whether more is waiting; ``close`` releases what the loop's thread
-    held (connections) when the worker stops."""
+    held (connections) when the worker stops; ``nice`` lowers the thread's CPU priority, for
+    work that should yield the processor to what people wait for."""
 
     def decorator(step: Callable[[], bool]) -> Callable[[], bool]:
         if any(loop.name == name for loop in LOOPS):
             raise ValueError(f"a worker loop named {name!r} is already registered")
-        LOOPS.append(Loop(name, interval, step, close))
+        LOOPS.append(Loop(name, interval, step, close, nice))
         return step
 
     return decorator
+
+
+def lower_thread_priority(by: int) -> int | None:
+    """Adds ``by`` to the calling thread's nice value (Linux keeps one per thread; elsewhere it
+    would be the whole process's, so nothing is done). The new value, or None."""
+    if not sys.platform.startswith("linux") or by <= 0:
+        return None
+    thread = threading.get_native_id()
+    try:
+        nice = min(os.getpriority(os.PRIO_PROCESS, thread) + by, 19)
+        os.setpriority(os.PRIO_PROCESS, thread, nice)
+    except OSError as exc:
+        logger.warning("cannot lower a worker thread's priority", extra={"error": str(exc)})
+        return None
+    return nice
 
 
 _job_started: dict[int, tuple[float, object]] = {}
@@ -174,6 +192,7 @@ class HeraldWorker:
                 logger.exception("heartbeat failed")
 
     def _run_loop(self, loop: Loop) -> None:
+        lower_thread_priority(loop.nice)
         while not self.stopping.is_set():
             close_old_connections()
             more = False

@@ -63,6 +63,9 @@ SEGMENT_BYTES = 64 * 1024 * 1024  # a segment this large is finished and a new o
 READ_BYTES = 2 * 1024 * 1024  # read per step of the importer (about 15,000 hits)
 GROUP = 20_000  # hits synced together at most
 LAZY_SYNC_SECONDS = 1.0  # without TRACKING_JOURNAL_FSYNC: how often a segment is synced
+# The importer's thread runs this much nicer than the rest of the worker: when the machine is
+# busy answering, recording waits (its backlog is on disk already) and catches up after.
+IMPORT_NICE = 10
 
 Done = Callable[[BaseException | None], None]
 _T = TypeVar("_T")

@@ -6,6 +6,8 @@ import json
 import logging
 import os
 import re
+import sys
+import threading
 import time
 from datetime import timedelta
 
@@ -178,3 +180,25 @@ def test_healthz_tells_when_no_worker_records_this_machines_tracking_journal(set
     body = Client().get("/healthz").json()
     assert body["tracking_journal"] == {"ok": True, "waiting_bytes": 0, "stale_segments": 0}
     assert body["status"] == "ok"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="nice values per thread: Linux")
+@pytest.mark.django_db(transaction=True)
+def test_the_tracking_journal_loop_yields_the_processor_and_the_other_threads_do_not():
+    # Under a burst of opens, answering recipients comes before recording them (the hits are
+    # safe in the journal): the importer's thread, and only it, runs at a lower priority.
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    worker = HeraldWorker(task_interval=0.1)
+    worker.start()
+    try:
+        threads = {t.name: t.native_id for t in threading.enumerate()}
+        importer, heartbeat = threads["loop:tracking-journal"], threads["heartbeat"]
+        deadline = time.monotonic() + 30
+        wanted = min(base + journal.IMPORT_NICE, 19)
+        while os.getpriority(os.PRIO_PROCESS, importer) != wanted:
+            assert time.monotonic() < deadline, "the importer's priority was never lowered"
+            time.sleep(0.05)
+        assert os.getpriority(os.PRIO_PROCESS, heartbeat) == base
+        assert os.getpriority(os.PRIO_PROCESS, 0) == base  # this thread: the process's first
+    finally:
+        worker.stop(timeout=30)
