@@ -159,6 +159,7 @@ class Tracker:
     ) -> None:
         self.writer = writer or journal.writer()
         self.resolver = resolver or Resolver()
+        self._refresh_asked: dict[int, float] = {}  # campaign -> when to ask again (monotonic)
 
     def stop(self) -> None:
         self.resolver.stop()
@@ -183,9 +184,11 @@ class Tracker:
             return
         now = time.time()
         line = journal.encode(recording.CLICK, ident, now, head, link, ip, user_agent)
-        url = recording.cached_url(ident, link)
-        if url is not None:
-            self._redirect(line, url, answer)
+        cached = recording.cached_url(ident, link)
+        if cached is not None:
+            self._redirect(line, cached.url, answer)
+            if cached.stale:
+                self._read_again(cached.campaign_id, ident, now, link)
             return
 
         def resolved(result: recording.Result | BaseException) -> None:
@@ -200,6 +203,15 @@ class Tracker:
         hit = recording.Hit(recording.CLICK, ident, at, user_agent, ip, head=head, link=link)
         self.resolver.submit(hit, resolved)
 
+    def _read_again(self, campaign_id: int, ident: int, now: float, link: int) -> None:
+        """Has the resolver read a campaign again (a lookup does), at most once per
+        CAMPAIGN_SECONDS; nobody waits for it."""
+        if self._refresh_asked.get(campaign_id, 0.0) > time.monotonic():
+            return
+        self._refresh_asked[campaign_id] = time.monotonic() + recording.CAMPAIGN_SECONDS
+        at = dt.datetime.fromtimestamp(now, dt.UTC)
+        self.resolver.submit(recording.Hit(recording.CLICK, ident, at, link=link), _ignore)
+
     def _redirect(self, line: bytes, url: str, answer: Answer) -> None:
         location = _location(url)
 
@@ -210,6 +222,10 @@ class Tracker:
                 answer(302, [(b"location", location), *_REDIRECT_HEADERS], b"")  # a list: not kept
 
         self.writer.submit(line, written)
+
+
+def _ignore(result: object) -> None:
+    return None
 
 
 @functools.lru_cache(maxsize=4096)

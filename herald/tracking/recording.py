@@ -215,18 +215,30 @@ def _tracked(hit: Hit, campaign: Campaign) -> bool:
     return True  # a rating is what the recipient meant to tell
 
 
-def cached_url(delivery_id: int, link: int) -> str | None:
+@dataclass(frozen=True)
+class Cached:
+    url: str
+    campaign_id: int
+    stale: bool  # the campaign is due to be read again (``lookup`` does it)
+
+
+def cached_url(delivery_id: int, link: int) -> Cached | None:
     """Where a click goes, when this process has its delivery and campaign at hand (a recipient
     clicking again, a scanner trying every link); None when the database must be asked (as it
-    is for an unknown link, and for one made of the recipient's variables)."""
+    is for an unknown link, and for one made of the recipient's variables).
+
+    A campaign held longer than CAMPAIGN_SECONDS still answers, marked stale: a sent message's
+    links never change, and reading the campaign again must not keep clicks waiting (under load
+    the thread that does it waits for the interpreter lock, hundreds of milliseconds at times).
+    A deleted campaign stops answering once it was read again."""
     info = _deliveries.get(delivery_id)
     held = _campaigns.get(info.campaign_id) if info is not None else None
-    if held is None or held.expires <= time.monotonic():
+    if held is None:
         return None
     url = held.links.get(link)
     if url is None or not url.lower().startswith(("https://", "http://")):
         return None
-    return url
+    return Cached(url, held.campaign.pk, stale=held.expires <= time.monotonic())
 
 
 def lookup(hits: Sequence[Hit]) -> list[Result]:

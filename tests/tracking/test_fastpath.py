@@ -149,6 +149,43 @@ def test_a_click_whose_delivery_and_campaign_are_at_hand_is_answered_without_a_q
     assert Event.objects.filter(kind="clicked").count() == 4
 
 
+def test_clicks_are_not_kept_waiting_while_their_campaign_is_read_again(
+    send_campaign, fast, monkeypatch
+):
+    # Under load the resolver thread waits long for the interpreter lock: a click whose
+    # campaign is due to be read again is answered from what the process holds meanwhile.
+    sent = send_campaign()
+    token = tokens.reply_token(sent.delivery("ann@example.com").pk)
+    assert asyncio.run(_request(fast, "GET", f"/c/{token}/0"))[0] == 302  # now held
+    for held in recording._campaigns.values():
+        held.expires = 0.0  # its CAMPAIGN_SECONDS are up
+    reading, release = threading.Event(), threading.Event()
+    lookups = []
+    lookup = recording.lookup
+
+    def slow(hits):
+        lookups.append(len(hits))
+        reading.set()
+        assert release.wait(30), "the test never let the lookup finish"
+        return lookup(hits)
+
+    monkeypatch.setattr(recording, "lookup", slow)
+    try:
+        for _ in range(3):
+            status, headers, _ = asyncio.run(_request(fast, "GET", f"/c/{token}/0"))
+            assert (status, headers[b"location"]) == (302, b"https://example.com/offer")
+        assert reading.wait(30), "the campaign was never read again"
+    finally:
+        release.set()
+    deadline = time.monotonic() + 30
+    while min(h.expires for h in recording._campaigns.values()) <= time.monotonic():
+        assert time.monotonic() < deadline, "the campaign read again was not kept"
+        time.sleep(0.01)
+    assert lookups == [1]  # three stale clicks, one reading
+    journal.import_all()
+    assert Event.objects.filter(kind="clicked").count() == 4
+
+
 def test_other_pages_go_on_to_django(fast, syncs):
     status, _, _ = asyncio.run(_request(fast, "GET", "/healthz"))
     assert status in (200, 503)
