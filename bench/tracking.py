@@ -332,6 +332,7 @@ def run(argv: list[str]) -> dict:
         nginx_req_per_s=ceiling["req_per_s"],
         nginx_p99_ms=ceiling["p99_ms"],
         percent_of_nginx=round(100 * opens["req_per_s"] / ceiling["req_per_s"], 1),
+        click_percent_of_nginx=round(100 * clicks["req_per_s"] / ceiling["req_per_s"], 1),
         errors=opens["status_errors"] + clicks["status_errors"] + opens["timeouts"],
         # Every answered request has its event in the database (warm-ups counted too).
         answered_opens=opens["answered"],
