@@ -41,7 +41,8 @@ def _write(writer: journal.Writer, lines: list[bytes]) -> None:
         written = [loop.create_future() for _ in lines]
         for line, future in zip(lines, written, strict=True):
             writer.submit(line, future.set_result)
-        assert await asyncio.gather(*written) == [None] * len(lines)
+        # Bounded: a writer that never answers fails the test instead of hanging it.
+        assert await asyncio.wait_for(asyncio.gather(*written), 60) == [None] * len(lines)
 
     asyncio.run(all_of_them())
 
