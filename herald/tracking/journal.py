@@ -1,33 +1,33 @@
-"""The tracking journal: opens and clicks made durable on local disk before they are answered,
-then moved into the database by the workers.
+"""The tracking journal: opens and clicks written to local disk before they are answered, then
+moved into the database by the workers.
 
 The open pixel and the click redirect are Herald's most frequent requests, and writing each
 into the database while the recipient waits (events, engagement row, tallies, list-member
 statuses: ``recording.record``) costs several times what answering does. So the fast path
 (``fastpath``) appends each hit as one line to this process's *segment* file and answers once
-the line is written, in group commit: a writer thread writes everything that came in meanwhile
-at once. Herald's workers (the ``tracking-journal`` loop) then read the segments and record
-their hits with ``recording.record``, moving the segment's cursor in the same transaction, so
-that each hit is recorded exactly once whatever crashes in between. Events reach the statistics
+the line is written, in group commit: the lines of one turn of the event loop are written at
+once. Herald's workers (the ``tracking-journal`` loop) then read the segments and record their
+hits with ``recording.record``, moving the segment's cursor in the same transaction, so that
+each hit is recorded exactly once whatever crashes in between. Events reach the statistics
 within a second or two of the request, or, under a burst faster than the database takes them,
 as soon as the workers have caught up; nothing is lost meanwhile.
 
-How durable "written" is follows the database, so that an answered hit is kept exactly as
-well as a committed row would be (``TRACKING_JOURNAL_FSYNC``): on PostgreSQL (a commit waits
-for its WAL to reach the disk) each group is synced with ``fdatasync`` before its answers go
-out; on SQLite (the embedded default runs ``synchronous=NORMAL``: a commit survives Herald
-crashing, not the machine losing power) each group is written to the operating system before
-its answers, and a syncer thread syncs the segments every ``LAZY_SYNC_SECONDS`` (never the
-writer itself: on ext4 a sync can wait hundreds of milliseconds behind other files' writes, the
-database's among them, and answers would wait with it). Either way a hit that was answered
-survives Herald being killed.
+A hit is answered once it is written to the operating system: from then on it survives Herald
+crashing or being killed, as a committed row does. A syncer thread syncs the segment every
+``LAZY_SYNC_SECONDS``: a machine losing power loses at most the last second of hits, as PostgreSQL
+with ``synchronous_commit=off`` may lose its last commits (Kafka, by default, leaves syncing to the
+operating system altogether). The writer never syncs itself: on ext4 a sync can wait hundreds of
+milliseconds behind other files' writes, the database's among them, and answers would wait with it.
+With ``TRACKING_JOURNAL_FSYNC`` each group is synced with ``fdatasync`` before its answers go out,
+as a PostgreSQL commit waits for its WAL; that halves the requests answered on the machines measured
+(bench/README.md), for hits that are statistics, not orders.
 
 Segments live in ``TRACKING_JOURNAL_DIR`` (``$HERALD_DATA_DIR/tracking``): the web processes and
-the workers of one machine must share it (``herald run`` is both). Each writer thread of a web
-process writes its own segment (named after the host, the process and the time it began),
-holding an exclusive ``flock`` on it while it may still write; a segment whose lock is free was
-finished (its writer rotated it at ``SEGMENT_BYTES`` or ended) and is deleted once it is
-recorded whole. A line cut short by a crash was never answered and is dropped with a warning.
+the workers of one machine must share it (``herald run`` is both). Each web process writes its
+own segment (named after the host, the process and the time it began), holding an exclusive
+``flock`` on it while it may still write; a segment whose lock is free was finished (its writer
+rotated it at ``SEGMENT_BYTES`` or ended) and is deleted once it is recorded whole. A line cut
+short by a crash was never answered and is dropped with a warning.
 
 A line: ``kind TAB delivery TAB microseconds since 1970 TAB head TAB link TAB ip TAB user agent``
 (the user agent last, its tabs made spaces; a header holds no line break).
@@ -118,26 +118,31 @@ def directory() -> Path:
 
 
 class Writer:
-    """This process's segments and the threads that append to them and sync them.
+    """This process's segment, and the threads that sync it.
 
     ``submit`` may be called from any event loop's thread; ``done(None)`` (or ``done(error)``
-    when the disk refused) runs in that loop once the line is written. With ``threads`` > 1 the
-    threads take turns, each with a segment of its own; on this project's machines a second
-    thread made answers slower (it competes for the GIL, and the disk serialises the syncs)."""
+    when the disk refused) runs in that loop once the line is written. The lines of one turn of
+    a loop are written together at the end of it.
 
-    def __init__(self, threads: int = 1) -> None:
-        self.threads = threads
-        # Lines and what to call once they are on disk, per event loop; None stops a thread.
+    With TRACKING_JOURNAL_FSYNC a writer thread writes and syncs them (a sync takes the disk's
+    time, which the loop must not wait for), and the answers go out when it is done. Without it
+    the loop writes them itself, to the operating system, and answers at once: a thread between
+    the two cost a quarter of the requests answered (handing each group to the thread and back
+    takes two wake-ups and the interpreter lock twice); the syncer thread syncs the segment
+    every LAZY_SYNC_SECONDS."""
+
+    def __init__(self) -> None:
+        # Lines and what to call once they are on disk, per event loop; None stops the thread.
         self._queue: queue.SimpleQueue[_Group | None] = queue.SimpleQueue()
         self._gathering: dict[asyncio.AbstractEventLoop, tuple[list[bytes], list[Done]]] = {}
         self._threads: list[threading.Thread] = []
-        self._segments: list[_Segment] = []
+        self._segment: _Segment | None = None
+        self._writing = threading.Lock()  # the loops of one process take turns (without fsync)
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._pid = os.getpid()
 
     def submit(self, line: bytes, done: Done) -> None:
-        # The lines of one turn of the event loop go to a writer thread together.
         loop = asyncio.get_running_loop()
         group = self._gathering.get(loop)
         if group is None:
@@ -150,52 +155,43 @@ class Writer:
 
     def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
         lines, dones = self._gathering.pop(loop)
-        self._queue.put((lines, loop, dones))
+        segment = self._segment
+        if segment is None or segment.fsync:
+            self._queue.put((lines, loop, dones))
+            return
+        with self._writing:
+            error = segment.append(b"".join(lines), len(lines))
+        _settle(dones, error)
 
     def _start(self) -> None:
         with self._lock:
             if self._threads and self._pid == os.getpid():
                 return
-            self._pid = os.getpid()  # a forked child starts segments and threads of its own
+            self._pid = os.getpid()  # a forked child starts a segment and threads of its own
             self._queue = queue.SimpleQueue()
             self._gathering = {}
             self._stopping = threading.Event()
-            fsync = settings.TRACKING_JOURNAL_FSYNC
-            self._segments = [_Segment(fsync=fsync) for _ in range(self.threads)]
-            writers = [
+            segment = self._segment = _Segment(fsync=settings.TRACKING_JOURNAL_FSYNC)
+            work, name = (self._run, "journal") if segment.fsync else (self._sync, "journal-sync")
+            self._threads = [
                 threading.Thread(
-                    target=self._run,
-                    args=(segment,),
-                    name=f"herald-tracking-journal-{n}",
-                    daemon=True,
+                    target=work, args=(segment,), name=f"herald-tracking-{name}", daemon=True
                 )
-                for n, segment in enumerate(self._segments)
             ]
-            self._threads = list(writers)
-            if not fsync:
-                self._threads.append(
-                    threading.Thread(
-                        target=self._sync,
-                        args=(writers, self._segments),
-                        name="herald-tracking-journal-sync",
-                        daemon=True,
-                    )
-                )
-            for thread in self._threads:
-                thread.start()
+            self._threads[0].start()
 
     def stop(self, timeout: float = 10) -> None:
-        """Writes and syncs what was submitted, then finishes the segments (the importer may
-        delete them)."""
+        """Writes and syncs what was submitted, then finishes the segment (the importer may
+        delete it)."""
         with self._lock:
             threads, self._threads = self._threads, []
-        for _ in self._segments:
-            self._queue.put(None)
+        self._queue.put(None)
         self._stopping.set()
         for thread in threads:
             thread.join(timeout)
 
     def _run(self, segment: _Segment) -> None:
+        """With TRACKING_JOURNAL_FSYNC: writes and syncs each group, then has it answered."""
         try:
             while batch := take_batch(self._queue, GROUP, size=lambda group: len(group[0])):
                 hits = sum(len(lines) for lines, _, _ in batch)
@@ -206,21 +202,19 @@ class Writer:
         finally:
             segment.close()
 
-    def _sync(self, writers: list[threading.Thread], segments: list[_Segment]) -> None:
-        """Without TRACKING_JOURNAL_FSYNC: syncs the segments every LAZY_SYNC_SECONDS, and once
-        more when the writers have stopped."""
+    def _sync(self, segment: _Segment) -> None:
+        """Without TRACKING_JOURNAL_FSYNC: syncs the segment every LAZY_SYNC_SECONDS, and once
+        more when stopping, after finishing it."""
         stopping = self._stopping
         while not stopping.wait(LAZY_SYNC_SECONDS):
-            for segment in segments:
-                segment.sync()
-        for thread in writers:
-            thread.join()
-        for segment in segments:
             segment.sync()
+        with self._writing:
+            segment.close()
+        segment.sync()
 
 
 class _Segment:
-    """The file one writer thread appends to: locked while open, replaced when full.
+    """The file a process appends to: locked while open, replaced when full.
 
     Without ``fsync`` (TRACKING_JOURNAL_FSYNC) the writer only writes; ``sync`` (the syncer
     thread) syncs what was written since, and the segments the writer replaced meanwhile, which

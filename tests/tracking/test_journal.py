@@ -65,7 +65,18 @@ def test_a_line_reads_back_as_the_hit_it_was():
         journal.decode(b"rate\t1\t2\t0\t\t\t")
 
 
-def test_an_answered_hit_is_in_the_file_before_its_answer(folder):
+@pytest.mark.parametrize("fsync", [False, True], ids=["default", "fsync"])
+def test_an_answered_hit_is_in_the_file_before_its_answer(folder, settings, monkeypatch, fsync):
+    settings.TRACKING_JOURNAL_FSYNC = fsync
+    monkeypatch.setattr(journal, "LAZY_SYNC_SECONDS", 3600)  # the syncer waits for the stop
+    real_sync = os.fdatasync
+    synced: list[int] = []
+
+    def sync(fd: int) -> None:
+        real_sync(fd)
+        synced.append(os.fstat(fd).st_size)
+
+    monkeypatch.setattr(journal.os, "fdatasync", sync)
     writer = journal.Writer()
     line = _line(7)
     try:
@@ -73,8 +84,11 @@ def test_an_answered_hit_is_in_the_file_before_its_answer(folder):
         # Read through another open file, as a worker would if Herald were killed right now.
         (segment,) = folder.glob("*.hits")
         assert segment.read_bytes() == line
+        # With fsync the answer also waited for the disk; by default the syncer does it later.
+        assert synced == ([len(line)] if fsync else [])
     finally:
         writer.stop()
+    assert synced[-1] == len(line)  # stopping syncs what was written
 
 
 def test_without_fsync_answers_never_wait_for_a_sync_and_everything_is_synced_at_stop(
