@@ -240,7 +240,7 @@ INBOUND_LEASE_SECONDS = env_int("HERALD_INBOUND_LEASE_SECONDS", 90, minimum=5)
 # Messages fetched per IMAP command (and stored per transaction).
 INBOUND_FETCH_BATCH = env_int("HERALD_INBOUND_FETCH_BATCH", 100, minimum=1)
 # Tracking (herald.tracking). The open and click endpoints answer in front of Django
-# (herald.tracking.fastpath, .protocol); each hit is synced to the tracking journal on local disk
+# (herald.tracking.fastpath, .protocol); each hit is written to the tracking journal on local disk
 # before its answer and recorded in the database by the workers, in batches (.journal). The web
 # processes and workers of one machine share the journal's directory. More scanner networks
 # (CIDR, comma-separated) label their opens and clicks as machine ones.

@@ -13,7 +13,7 @@ servers that do not run this path (``HERALD_TRACKING_FAST_PATH=0``). These reque
 Django's middleware, so they get no per-request log line or request metrics: the events they
 record are their log.
 
-Each hit is synced to the tracking journal (``journal``) before its answer goes out, and
+Each hit is written to the tracking journal (``journal``) before its answer goes out, and
 recorded in the database by the workers. A click needs its URL first: a resolver thread looks
 up the deliveries of all the clicks that came in meanwhile in one query (``recording.lookup``;
 deliveries and campaigns are kept per process). A pixel is shown even when the journal cannot
