@@ -92,6 +92,16 @@ def start_run(env: dict[str, str]) -> Running:
     return running
 
 
+def start_web(env: dict[str, str]) -> Running:
+    """`herald migrate` then `herald web` on a free port, returned once /healthz answers."""
+    migrate = start(["migrate"], env)
+    assert migrate.process.wait(120) == 0, migrate.stderr()
+    port = free_port()
+    web = start(["web", "--port", str(port)], env, port)
+    wait_until_healthy(web)
+    return web
+
+
 def wait_until_healthy(running: Running) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:

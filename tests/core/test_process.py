@@ -19,7 +19,7 @@ from tests.core.processes import (
     herald_env,
     start,
     start_run,
-    wait_until_healthy,
+    start_web,
 )
 
 ADMIN_PASSWORD = "a long admin password"
@@ -120,7 +120,7 @@ def test_herald_worker_beats_for_healthz_and_stops_cleanly_on_sigterm():
         HERALD_WORKER_STALE_SECONDS="5",
     )
     # `herald web` alone: /healthz tells about the workers that run elsewhere.
-    web = start_run_web(env)
+    web = start_web(env)
     try:
         assert _health(web.url)["worker"]["ok"] is False  # no worker has ever run
 
@@ -143,7 +143,7 @@ def test_herald_worker_beats_for_healthz_and_stops_cleanly_on_sigterm():
 
 def test_a_killed_worker_goes_stale_on_healthz():
     env = herald_env(HERALD_WORKER_HEARTBEAT_SECONDS="1", HERALD_WORKER_STALE_SECONDS="5")
-    web = start_run_web(env)
+    web = start_web(env)
     try:
         worker = start(["worker"], env)
         deadline = time.monotonic() + 60
@@ -158,18 +158,6 @@ def test_a_killed_worker_goes_stale_on_healthz():
         assert report["heartbeat_age_s"] > 5
     finally:
         web.stop()
-
-
-def start_run_web(env: dict[str, str]):
-    """`herald migrate` then `herald web` on a free port, returned once /healthz answers."""
-    from tests.core.processes import free_port
-
-    migrate = start(["migrate"], env)
-    assert migrate.process.wait(120) == 0, migrate.stderr()
-    port = free_port()
-    web = start(["web", "--port", str(port)], env, port)
-    wait_until_healthy(web)
-    return web
 
 
 def test_herald_run_logs_one_json_object_per_line_with_the_request_id(herald_run):
