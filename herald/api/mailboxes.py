@@ -54,6 +54,9 @@ class MailboxIn(Schema):
     dkim_generate: Literal["rsa", "ed25519"] | None = None
     signature_id: int | None = None
     enabled: bool | None = None
+    desk_mode: Literal["assignment", "open"] | None = None
+    wrapup_required: bool | None = None
+    max_outbound_open: int | None = None
     clear: list[Literal["smtp_password", "imap_password", "dkim_private_key"]] = []
 
 
@@ -83,7 +86,8 @@ def _save(request: HttpRequest, mailbox: Mailbox | None, payload: MailboxIn) -> 
     fields = {
         k: v
         for k, v in fields.items()
-        if v is not None or k in ("max_per_second", "max_per_hour", "max_per_day")
+        if v is not None
+        or k in ("max_per_second", "max_per_hour", "max_per_day", "max_outbound_open")
     }
     if "signature_id" in data:
         sid = data["signature_id"]

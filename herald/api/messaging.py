@@ -32,6 +32,7 @@ class TemplateIn(Schema):
     html: str | None = None
     text: str | None = None
     signature_id: int | None = None
+    saved_answer: bool | None = None
     event_enabled: bool | None = None
     event_title: str | None = None
     event_organizer: str | None = None

@@ -242,6 +242,8 @@ class Delivery(models.Model):
             ),
             # Progress by state; and (campaign, email) to find a delivery when mail comes back.
             models.Index(fields=["campaign", "state"], name="delivery_state"),
+            # The desk's customer panel: the campaigns a contact received.
+            models.Index(fields=["contact"], name="delivery_contact"),
         ]
 
     def __str__(self) -> str:

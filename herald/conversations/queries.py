@@ -1,34 +1,213 @@
-"""Reads of the conversation pages."""
+"""Reads of the agent desk: who sees which conversations, the inbox views with their counts, the
+search, one conversation's thread and its customer panel.
+
+The inbox is shaped for a million conversations and more: every view is "one status (one
+assignee), newest activity or oldest waiting first, 50 rows" and walks an index ending in that
+order (``conversation_recent``, ``conversation_mailbox``, ``conversation_assignee``,
+``conversation_waiting``), stopping after one page. Counts stop at ``COUNT_CAP`` ("999+"): an
+exact count of 400,000 open conversations costs a scan and tells an agent nothing more.
+
+Search matches words (and word beginnings: "ann" finds "Annabel") of the subject, the customer's
+names and addresses, the campaign's name and every message's text, kept per conversation in
+``search_text`` and indexed by the database's own full-text index: SQLite's FTS5 table
+``conversation_search`` (kept in step by triggers) and, on PostgreSQL, a GIN index on
+``to_tsvector('simple', search_text)`` (migration ``0003_search_index``). Both find the matching
+conversations from the index instead of reading every row's text, as ``LIKE '%word%'`` would.
+"""
 
 from __future__ import annotations
 
 import base64
+import datetime as dt
+import re
 from dataclasses import dataclass
 
-from django.db.models import Count, QuerySet
+from django.db import connection
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 
-from herald.accounts.models import Account
+from herald.accounts.models import Account, Role, User
 from herald.campaigns.links import links_for
 from herald.campaigns.models import Delivery
 from herald.campaigns.tokens import reply_token
 from herald.conversations.display import safe_html
-from herald.conversations.models import Attachment, Conversation, ConversationStatus, Message
+from herald.conversations.models import (
+    ACTIVE_STATUSES,
+    Attachment,
+    Conversation,
+    ConversationRead,
+    ConversationStatus,
+    MailboxMember,
+    Message,
+)
+from herald.mailboxes.models import Mailbox
 from herald.messaging.queries import compiled_version
 from herald.messaging.rendering import RenderError, render
 
 INLINE_IMAGE_BYTES = 512 * 1024  # cid: images up to this size are shown inline (data: URLs)
+PAGE_SIZE = 50
+COUNT_CAP = 999  # counts above this show as "999+"
+MAX_SEARCH_WORDS = 8
+ANSWERING_SECONDS = 20  # "X is answering" lasts this long after their composer's last sign
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+VIEWS = ("mine", "unassigned", "all", "pending", "snoozed", "closed")
 
 
-def conversations(status: str = "open", mailbox_id: int | None = None) -> QuerySet[Conversation]:
-    """The list page's rows, most recent first (the ``conversation_recent`` index)."""
-    rows = Conversation.objects.select_related("contact", "mailbox", "campaign").annotate(
-        message_count=Count("messages")
+# -- who sees what ---------------------------------------------------------------------------
+
+
+def mailbox_ids_of(user: User) -> list[int] | None:
+    """The mailboxes whose conversations ``user`` sees: None for managers (every one)."""
+    if user.has_role(Role.MANAGER):
+        return None
+    return list(MailboxMember.objects.filter(user=user).values_list("mailbox_id", flat=True))
+
+
+def mailboxes_of(user: User) -> QuerySet[Mailbox]:
+    ids = mailbox_ids_of(user)
+    rows = Mailbox.objects.all()
+    return rows if ids is None else rows.filter(pk__in=ids)
+
+
+def visible(user: User) -> QuerySet[Conversation]:
+    ids = mailbox_ids_of(user)
+    rows = Conversation.objects.all()
+    return rows if ids is None else rows.filter(mailbox_id__in=ids)
+
+
+def conversation_for(user: User, conversation_id: int) -> Conversation | None:
+    """The conversation if ``user`` may see it (agents: their mailboxes' only), else None."""
+    return (
+        visible(user)
+        .select_related("contact", "mailbox", "campaign", "delivery", "assignee", "wrapup_reason")
+        .filter(pk=conversation_id)
+        .first()
     )
-    if status in ConversationStatus.values:
-        rows = rows.filter(status=status)
+
+
+# -- the inbox ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InboxFilter:
+    view: str = "all"
+    mailbox_id: int | None = None
+    search: str = ""
+    status: str = ""  # with a search: any status unless given
+    agent_id: int | None = None
+    since: dt.date | None = None
+    until: dt.date | None = None  # inclusive
+    order: str = "recent"  # or "waiting": oldest waiting first
+
+
+def _in_view(rows: QuerySet[Conversation], view: str, user: User) -> QuerySet[Conversation]:
+    if view == "mine":
+        return rows.filter(assignee=user, status=ConversationStatus.OPEN)
+    if view == "unassigned":
+        return rows.filter(assignee__isnull=True, status=ConversationStatus.OPEN)
+    if view in ("pending", "snoozed", "closed"):
+        return rows.filter(status=view)
+    return rows.filter(status=ConversationStatus.OPEN)
+
+
+def inbox(user: User, flt: InboxFilter) -> QuerySet[Conversation]:
+    """The conversations of one inbox view (or a search), in the order asked for."""
+    rows = visible(user)
+    if flt.mailbox_id:
+        rows = rows.filter(mailbox_id=flt.mailbox_id)
+    if flt.search.strip():
+        rows = search(rows, flt.search)
+        if flt.status in ConversationStatus.values:
+            rows = rows.filter(status=flt.status)
+        elif flt.status == "active":
+            rows = rows.filter(status__in=ACTIVE_STATUSES)
+    else:
+        rows = _in_view(rows, flt.view, user)
+    if flt.agent_id:
+        rows = rows.filter(assignee_id=flt.agent_id)
+    if flt.since:
+        rows = rows.filter(last_message_at__gte=_day_start(flt.since))
+    if flt.until:
+        rows = rows.filter(last_message_at__lt=_day_start(flt.until + dt.timedelta(days=1)))
+    if flt.order == "waiting":
+        rows = rows.order_by("waiting_since", "-last_message_at")
+    else:
+        rows = rows.order_by("-last_message_at", "-id")
+    return rows
+
+
+def page_of(user: User, rows: QuerySet[Conversation], page: int) -> list[Conversation]:
+    """One page of an inbox, with what each row shows (contact, mailbox, campaign, assignee,
+    unread for ``user``)."""
+    start = max(0, page - 1) * PAGE_SIZE
+    read = ConversationRead.objects.filter(
+        user=user, conversation=OuterRef("pk"), read_at__gte=OuterRef("last_inbound_at")
+    )
+    return list(
+        rows.select_related("contact", "mailbox", "campaign", "assignee")
+        .annotate(seen=Exists(read))
+        .defer("search_text")[start : start + PAGE_SIZE + 1]
+    )
+
+
+def counts(user: User, mailbox_id: int | None = None) -> dict[str, str]:
+    """Each view's number of conversations for ``user`` ("999+" above ``COUNT_CAP``)."""
+    rows = visible(user)
     if mailbox_id:
         rows = rows.filter(mailbox_id=mailbox_id)
-    return rows.order_by("-last_message_at")
+    found = {}
+    for view in VIEWS:
+        if view == "closed":
+            continue  # grows forever; nobody works it down
+        n = _capped_count(_in_view(rows, view, user))
+        found[view] = f"{COUNT_CAP}+" if n > COUNT_CAP else str(n)
+    return found
+
+
+def _capped_count(rows: QuerySet[Conversation]) -> int:
+    return len(rows.order_by().values_list("id", flat=True)[: COUNT_CAP + 1])
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+def search_words(text: str) -> list[str]:
+    """The words of a search, lower case, at most ``MAX_SEARCH_WORDS``."""
+    return [w.lower() for w in _WORD.findall(text)][:MAX_SEARCH_WORDS]
+
+
+def search(rows: QuerySet[Conversation], text: str) -> QuerySet[Conversation]:
+    """The conversations among ``rows`` whose words begin with every word of ``text``."""
+    words = search_words(text)
+    if not words:
+        return rows.none()
+    if connection.vendor == "sqlite":
+        # FTS5: each word as a quoted prefix query ("ann"*), all of them required.
+        match = " ".join('"' + w.replace('"', '""') + '"*' for w in words)
+        return rows.extra(
+            where=[
+                (
+                    "conversations_conversation.id IN "
+                    "(SELECT rowid FROM conversation_search WHERE conversation_search MATCH %s)"
+                )
+            ],
+            params=[match],
+        )
+    if connection.vendor == "postgresql":
+        query = " & ".join(w.replace("'", "") + ":*" for w in words)
+        return rows.extra(
+            where=["to_tsvector('simple', search_text) @@ to_tsquery('simple', %s)"],
+            params=[query],
+        )
+    found = rows
+    for word in words:
+        found = found.filter(search_text__icontains=word)
+    return found
+
+
+# -- one conversation --------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -41,7 +220,12 @@ class Shown:
 
 def thread(conversation: Conversation, *, show_images: bool) -> list[Shown]:
     """The conversation's messages with their HTML made safe to show."""
-    messages = list(conversation.messages.prefetch_related("attachments").order_by("at", "id"))
+    messages = list(
+        conversation.messages.select_related("author")
+        .prefetch_related("attachments")
+        .defer("raw")
+        .order_by("at", "id")
+    )
     shown = []
     for message in messages:
         parts = list(message.attachments.all())
@@ -58,6 +242,65 @@ def thread(conversation: Conversation, *, show_images: bool) -> list[Shown]:
         safe = safe_html(message.html, show_images=show_images, inline=inline)
         shown.append(Shown(message, safe.html if message.html else "", safe.blocked_images, parts))
     return shown
+
+
+def earlier(conversation: Conversation, limit: int = 20) -> list[Conversation]:
+    """The contact's other conversations (any mailbox the viewer sees is filtered by the
+    caller), newest first."""
+    return list(
+        Conversation.objects.filter(contact_id=conversation.contact_id)
+        .exclude(pk=conversation.pk)
+        .select_related("mailbox", "wrapup_reason")
+        .defer("search_text")
+        .order_by("-id")[:limit]
+    )
+
+
+@dataclass(frozen=True)
+class Received:
+    campaign_id: int
+    campaign: str
+    email: str
+    state: str
+    sent_at: dt.datetime | None
+    opens: int
+    clicks: int
+
+
+def campaigns_received(contact_id: int, limit: int = 20) -> list[Received]:
+    """The campaigns sent to a contact, newest first, with their opens and clicks by people."""
+    from herald.tracking.models import Engagement
+
+    deliveries = list(
+        Delivery.objects.filter(contact_id=contact_id)
+        .select_related("campaign")
+        .order_by("-id")[:limit]
+    )
+    engagement = {
+        e.delivery_id: e
+        for e in Engagement.objects.filter(delivery_id__in=[d.pk for d in deliveries])
+    }
+    return [
+        Received(
+            d.campaign_id,
+            d.campaign.name,
+            d.email,
+            d.get_state_display(),
+            d.sent_at,
+            getattr(engagement.get(d.pk), "opens", 0),
+            getattr(engagement.get(d.pk), "clicks", 0),
+        )
+        for d in deliveries
+    ]
+
+
+def answering(conversation: Conversation, user: User) -> User | None:
+    """Someone else who has this conversation's composer open now, if anyone."""
+    if conversation.answering_id in (None, user.pk) or conversation.answering_at is None:
+        return None
+    if timezone.now() - conversation.answering_at > dt.timedelta(seconds=ANSWERING_SECONDS):
+        return None
+    return User.objects.filter(pk=conversation.answering_id).first()
 
 
 @dataclass(frozen=True)
@@ -86,3 +329,48 @@ def outbound(delivery: Delivery | None) -> Outbound | None:
     except RenderError as exc:
         return Outbound(delivery, "", "", str(exc))
     return Outbound(delivery, campaign.subject or rendered.subject, rendered.text, "")
+
+
+def wrapup_counts(
+    since: dt.date | None = None, until: dt.date | None = None, mailbox_id: int | None = None
+) -> dict[str, list[tuple[str, str, int]]]:
+    """Closed conversations by wrap-up reason, per agent, per mailbox and per campaign:
+    ``{"agent": [(who, reason, n), ...], "mailbox": [...], "campaign": [...]}``."""
+    from django.db.models import Count
+
+    rows = Conversation.objects.filter(status=ConversationStatus.CLOSED)
+    if since:
+        rows = rows.filter(closed_at__gte=_day_start(since))
+    if until:
+        rows = rows.filter(closed_at__lt=_day_start(until + dt.timedelta(days=1)))
+    if mailbox_id:
+        rows = rows.filter(mailbox_id=mailbox_id)
+    found: dict[str, list[tuple[str, str, int]]] = {}
+    for key, column in (
+        ("agent", "closed_by__email"),
+        ("mailbox", "mailbox__name"),
+        ("campaign", "campaign__name"),
+    ):
+        grouped = (
+            rows.values(column, "wrapup_reason__name")
+            .annotate(n=Count("id"))
+            .order_by(column, "-n")
+        )
+        found[key] = [
+            (g[column] or "—", g["wrapup_reason__name"] or "(none)", g["n"]) for g in grouped
+        ]
+    return found
+
+
+def members_of(mailbox: Mailbox) -> list[MailboxMember]:
+    return list(mailbox.members.select_related("user").order_by("user__email"))
+
+
+def assignable(conversation: Conversation) -> list[User]:
+    """Who a manager may assign the conversation to: its mailbox's active members and managers."""
+    members = MailboxMember.objects.filter(mailbox_id=conversation.mailbox_id).values("user_id")
+    return list(
+        User.objects.filter(is_active=True)
+        .filter(Q(pk__in=members) | Q(role__in=[Role.MANAGER, Role.ADMIN]))
+        .order_by("email")
+    )

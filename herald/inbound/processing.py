@@ -48,7 +48,12 @@ from herald.campaigns.models import (
 )
 from herald.contacts.models import Address, Suppression, SuppressionReason, SuppressionSource
 from herald.conversations import actions as conversations
-from herald.conversations.models import Direction, MessageKind
+from herald.conversations.models import (
+    Conversation,
+    ConversationStatus,
+    Direction,
+    MessageKind,
+)
 from herald.inbound import content as inbound_content
 from herald.inbound import mime
 from herald.inbound.classify import Classification, classify
@@ -381,7 +386,11 @@ def _conversation(
     outcome: Outcome,
     now: dt.datetime,
 ) -> None:
-    """A reply to a delivery, a reply to an earlier message of a conversation, or new."""
+    """A reply to a delivery, to an agent's answer or another message of a conversation, or new.
+
+    A message that names a conversation (by the reply token of an agent's answer or by the
+    Message-IDs it answers) joins it while it is active; one arriving after it was closed starts
+    a new conversation for the same contact, linked to the closed one."""
     delivery = outcome.delivery
     sender = found.from_address or row.from_address
     thread = None
@@ -389,7 +398,10 @@ def _conversation(
     if delivery is not None:
         contact = delivery.contact if _contact_exists(delivery.contact_id) else None
     if contact is None:
-        thread = conversations.thread_of([found.in_reply_to or "", *reversed(found.references)])
+        thread = _desk_thread(found)
+    known = thread is not None
+    if thread is not None and thread.status == ConversationStatus.CLOSED:
+        contact, thread = thread.contact, None
     if contact is None and thread is None:
         if not sender:
             raise ValueError("the message has no sender address (From)")
@@ -421,6 +433,7 @@ def _conversation(
             text=found.reply_text,
             reason=found.reason,
             at=now,
+            cc=mime.header(message, "Cc"),
         ),
         extracted,
         inbound_id=row.pk,
@@ -429,10 +442,22 @@ def _conversation(
     if delivery is not None:
         _event(delivery, EventKind.REPLIED, now, found.subject, {"inbound": row.pk})
         _status_map(delivery, "replied")
-    if found.kind == "reply" and delivery is None and thread is None:
+    if found.kind == "reply" and delivery is None and not known:
         row.kind = "new"  # it names a message Herald does not know: a new conversation
     if created and row.mailbox.ack_template_id:
         _answer(row, found, message, outcome, now, purpose="ack")
+
+
+def _desk_thread(found: Classification) -> Conversation | None:
+    """The conversation a message answers: by the reply token of an agent's answer, else by the
+    Message-IDs it names (an agent's answer, an acknowledgement, an earlier message)."""
+    if found.reply_token:
+        message_id = tokens.desk_message_id(found.reply_token)
+        if message_id is not None:
+            conversation = Conversation.objects.filter(messages__pk=message_id).first()
+            if conversation is not None:
+                return conversation
+    return conversations.thread_of([found.in_reply_to or "", *reversed(found.references)])
 
 
 def _contact_exists(contact_id: int) -> bool:

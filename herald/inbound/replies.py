@@ -24,7 +24,7 @@ from herald.inbound.models import AutoReplySent, InboundMessage
 from herald.mailboxes.smtp import send_message
 from herald.messaging.models import Template
 from herald.messaging.queries import compiled_version
-from herald.messaging.rendering import Links, RenderError, render
+from herald.messaging.rendering import Links, RenderedMessage, RenderError, render
 from herald.messaging.writer import write_message
 
 PURPOSES = ("ack", "optout")
@@ -53,8 +53,8 @@ class AnswerError(Exception):
     """The answer cannot be sent (no template version, a variable missing, SMTP refused)."""
 
 
-def build_answer(row: InboundMessage, purpose: str) -> tuple[bytes, str, str, str]:
-    """The answer's bytes, its recipient, its Message-ID and its subject."""
+def build_answer(row: InboundMessage, purpose: str) -> tuple[bytes, str, str, RenderedMessage]:
+    """The answer's bytes, its recipient, its Message-ID and the rendered message."""
     mailbox = row.mailbox
     template_id = mailbox.ack_template_id if purpose == "ack" else mailbox.optout_template_id
     template = (
@@ -95,14 +95,14 @@ def build_answer(row: InboundMessage, purpose: str) -> tuple[bytes, str, str, st
         date=timezone.now(),
         headers=headers,
     )
-    return bytes(raw), to, message_id, rendered.subject
+    return bytes(raw), to, message_id, rendered
 
 
 def send_answer(row: InboundMessage, purpose: str) -> str:
     """Sends the answer and adds it to the conversation; raises AnswerError when it cannot."""
     from herald.mailboxes.smtp import SmtpError
 
-    raw, to, message_id, subject = build_answer(row, purpose)
+    raw, to, message_id, rendered = build_answer(row, purpose)
     try:
         send_message(row.mailbox, raw, "", [to])  # null envelope sender (RFC 3834 3.3)
     except SmtpError as exc:
@@ -118,10 +118,12 @@ def send_answer(row: InboundMessage, purpose: str) -> str:
                 in_reply_to=_original_message_id(row),
                 from_address=row.mailbox.from_address,
                 to_address=to,
-                subject=subject,
-                text=f"({purpose}) {subject}",
+                subject=rendered.subject,
+                text=rendered.text,
+                html=rendered.html,
                 reason=f"automatic answer ({purpose})",
                 at=timezone.now(),
+                raw=raw,
             ),
         )
     return to

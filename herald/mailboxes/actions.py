@@ -47,6 +47,9 @@ EDITABLE_FIELDS = (
     "dkim_selector",
     "enabled",
     "signature",
+    "desk_mode",
+    "wrapup_required",
+    "max_outbound_open",
 )
 # The sandbox's SMTP server is Herald's own: `herald run` keeps these in step with it.
 SANDBOX_FIXED = ("smtp_host", "smtp_port", "smtp_security", "smtp_username")

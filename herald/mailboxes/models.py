@@ -32,6 +32,13 @@ class DkimKeyType(models.TextChoices):
     ED25519 = "ed25519", _("Ed25519")
 
 
+class DeskMode(models.TextChoices):
+    """How agents work a mailbox's conversations (herald.conversations)."""
+
+    ASSIGNMENT = "assignment", _("Assignment: an agent takes a conversation before answering")
+    OPEN = "open", _("Open: any member may answer, nobody takes a conversation")
+
+
 # The secret fields: stored encrypted (herald.mailboxes.secrets), never shown back or returned.
 SECRET_FIELDS = ("smtp_password", "imap_password", "dkim_private_key")
 
@@ -148,6 +155,25 @@ class Mailbox(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="mailboxes",
+    )
+    # The agent desk (herald.conversations): how agents work this mailbox's conversations.
+    desk_mode = models.CharField(
+        _("inbox mode"), max_length=12, choices=DeskMode.choices, default=DeskMode.ASSIGNMENT
+    )
+    wrapup_required = models.BooleanField(
+        _("wrap-up reason required"),
+        default=False,
+        help_text=_("Agents must choose a wrap-up reason to close a conversation."),
+    )
+    max_outbound_open = models.PositiveIntegerField(
+        _("open outbound conversations per agent"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_(
+            "How many agent-started conversations an agent may have open at once in this "
+            "mailbox (each agent's own setting wins). Empty: no limit."
+        ),
     )
     created_at = models.DateTimeField(default=timezone.now)
 

@@ -2,6 +2,12 @@
 
 It lets a new user run a whole campaign with no mail server and see exactly what recipients would
 get; Herald reaches it through the same SMTP code as any real server.
+
+It also closes the loop without an IMAP server: a message addressed to a sandbox mailbox's own
+address (its From, its Reply-To, or any ``+r-<token>`` reply address of them) is taken in as
+inbound mail of that mailbox (``take_in``), by the same processing as mail read over IMAP:
+classification, threading, opt-outs, bounces, conversations. A customer's reply written with the
+sandbox viewer's "reply as this customer" goes the same way.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from asgiref.sync import sync_to_async
 from django.db import connection, transaction
 
-from herald.mailboxes.models import SandboxMessage
+from herald.mailboxes.models import Mailbox, SandboxMessage
 
 logger = logging.getLogger(__name__)
 
@@ -51,13 +57,58 @@ def store_message(mail_from: str, rcpt_tos: list[str], raw: bytes) -> SandboxMes
         )
 
 
+def own_address_key(address: str) -> str:
+    """An address as a mailbox's own: lower case, without a ``+r-<token>`` (or any plus) tag."""
+    local, _at, domain = address.strip().strip("<>").lower().rpartition("@")
+    return f"{local.partition('+')[0]}@{domain}"
+
+
+def sandbox_mailbox_for(recipients: list[str]) -> Mailbox | None:
+    """The sandbox mailbox one of these recipients belongs to, if any."""
+    wanted = {own_address_key(r) for r in recipients if "@" in r}
+    if not wanted:
+        return None
+    for mailbox in Mailbox.objects.filter(is_sandbox=True, enabled=True):
+        own = {own_address_key(a) for a in (mailbox.from_address, mailbox.reply_to) if a}
+        if own & wanted:
+            return mailbox
+    return None
+
+
+def take_in(mailbox: Mailbox, raw: bytes, uid: int) -> int:
+    """Stores ``raw`` as inbound mail of ``mailbox`` and processes it; returns the row's id."""
+    from herald.inbound.ingest import summary
+    from herald.inbound.models import InboundMessage
+    from herald.inbound.processing import process_message
+
+    key, sender, subject = summary(raw)
+    row, _created = InboundMessage.objects.get_or_create(
+        mailbox=mailbox,
+        message_key=key,
+        defaults={
+            "folder": "sandbox",
+            "uidvalidity": 0,
+            "uid": uid,
+            "raw": raw,
+            "size": len(raw),
+            "from_address": sender,
+            "subject": subject,
+        },
+    )
+    process_message(row.pk)
+    return row.pk
+
+
 def _store_from_smtp_thread(mail_from: str, rcpt_tos: list[str], raw: bytes) -> None:
     # The executor's threads outlive the message: each one's connection is closed after use, so
     # none is left open behind a dead server (or keeps a test database from being dropped).
     # (Here, at the thread's entry, not in store_message: there it would close a caller's
     # connection in the middle of its transaction.)
     try:
-        store_message(mail_from, rcpt_tos, raw)
+        stored = store_message(mail_from, rcpt_tos, raw)
+        mailbox = sandbox_mailbox_for(rcpt_tos)
+        if mailbox is not None:
+            take_in(mailbox, raw, stored.pk)
     finally:
         connection.close()
 

@@ -32,6 +32,7 @@ class TemplateForm(forms.ModelForm):
             "html",
             "text",
             "signature",
+            "saved_answer",
             "event_enabled",
             "event_title",
             "event_organizer",

@@ -60,6 +60,11 @@ class Template(models.Model):
         related_name="templates",
         help_text=_("Empty: the sending mailbox's signature, if it has one."),
     )
+    saved_answer = models.BooleanField(
+        _("saved answer"),
+        default=False,
+        help_text=_("Agents can insert it in their answers in the inbox."),
+    )
     # The optional calendar invitation; each text may use variables such as ${start_date}.
     event_enabled = models.BooleanField(_("attach a calendar invitation"), default=False)
     event_title = models.CharField(_("event title"), max_length=300, blank=True)
@@ -96,6 +101,7 @@ VERSIONED_FIELDS = (
     "html",
     "text",
     "signature_id",
+    "saved_answer",
     "event_enabled",
     "event_title",
     "event_organizer",

@@ -55,6 +55,7 @@ OWN_HEADERS = frozenset(
         "subject",
         "from",
         "to",
+        "cc",
         "reply-to",
         "date",
         "message-id",
@@ -116,11 +117,12 @@ def write_message(
     message_id: str,
     date: datetime,
     headers: Mapping[str, str] | None = None,
+    cc: str = "",
 ) -> WireMessage:
     """The complete email of one rendered message in wire form (CRLF line ends, a final CRLF),
     the bytes to sign and send.
 
-    ``to`` and ``reply_to`` are an address or an address list (``Name <a@b>, c@d``);
+    ``to``, ``cc`` and ``reply_to`` are an address or an address list (``Name <a@b>, c@d``);
     ``headers`` are added in their order after Message-ID (List-Unsubscribe, Precedence, ...).
     Raises ``ValueError`` for a header that cannot be written safely: a CR or LF anywhere, a bad
     header name, one of the headers written here given again, an address without a domain or
@@ -136,6 +138,8 @@ def write_message(
         _mailbox_header("From", [(from_name, from_address)]),
         _address_header("To", to),
     ]
+    if cc:
+        head.append(_address_header("Cc", cc))
     if reply_to:
         head.append(_address_header("Reply-To", reply_to))
     head.append(f"Date: {format_datetime(date)}\r\nMessage-ID: {message_id}\r\n")
