@@ -53,7 +53,7 @@ def enqueue(message_id: int) -> None:
     try:
         send_desk_message.enqueue(message_id)
     except Exception:  # the desk loop sends it anyway: a queue hiccup must not fail the answer
-        logger.exception("enqueueing a desk message failed", extra={"message": message_id})
+        logger.exception("enqueueing a desk message failed", extra={"desk_message": message_id})
 
 
 def claim(message_id: int, now: dt.datetime | None = None) -> bool:
@@ -131,7 +131,7 @@ def send(message_id: int) -> str:
             detail=message.to_address[:300],
             data={"message": message.pk},
         )
-    logger.info("desk message sent", extra={"message": message.pk})
+    logger.info("desk message sent", extra={"desk_message": message.pk})
     return SendState.SENT
 
 
@@ -159,7 +159,7 @@ def _failed(message: Message, words: str, *, permanent: bool) -> str:
             data={"message": message.pk, "attempt": attempts},
         )
     logger.warning(
-        "desk message not sent", extra={"message": message.pk, "state": state, "error": words}
+        "desk message not sent", extra={"desk_message": message.pk, "state": state, "error": words}
     )
     return str(state)
 
