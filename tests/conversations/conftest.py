@@ -17,8 +17,10 @@ from herald.mailboxes.models import Mailbox
 from tests.campaigns import conftest as campaign_fixtures
 from tests.conftest import PASSWORD
 from tests.dialer.smtpd import SmtpServer
-from tests.inbound.conftest import folder  # noqa: F401 - fixture
-from tests.inbound.conftest import receive
+from tests.inbound.conftest import (
+    folder,  # noqa: F401 - fixture
+    receive,
+)
 
 smtp = campaign_fixtures.smtp
 mailbox = campaign_fixtures.mailbox

@@ -131,7 +131,9 @@ def test_a_manager_reassigns_to_a_member_and_not_to_a_stranger(desk, alice, bob,
     kinds = list(
         ConversationEvent.objects.filter(conversation=conversation).values_list("kind", flat=True)
     )
-    assert kinds.count("assigned") == 1 and "unassigned" in kinds and "taken" in kinds
+    assert kinds.count("assigned") == 1
+    assert "unassigned" in kinds
+    assert "taken" in kinds
 
 
 def test_replies_use_the_conversations_cc_and_bcc_never_the_received_messages(desk, alice, smtp):
@@ -164,7 +166,8 @@ def test_a_forward_goes_to_the_address_given_with_the_originals_attachments(desk
         b"From: carol@example.org\r\nTo: offers@herald.test\r\nSubject: Invoice\r\n"
         b"Message-ID: <inv-1@example.org>\r\nMIME-Version: 1.0\r\n"
         b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n'
-        b"Content-Type: text/plain\r\n\r\nSee the invoice.\r\n--b\r\nContent-Type: application/pdf\r\n"
+        b"Content-Type: text/plain\r\n\r\nSee the invoice.\r\n"
+        b"--b\r\nContent-Type: application/pdf\r\n"
         b'Content-Disposition: attachment; filename="invoice.pdf"\r\n\r\n%PDF-1.4\r\n--b--\r\n'
     )
     row = receive(desk, raw)
@@ -185,7 +188,8 @@ def test_a_forward_goes_to_the_address_given_with_the_originals_attachments(desk
 def test_an_internal_note_is_kept_and_never_sent(desk, bob, smtp):
     conversation = customer_mail(desk)
     note = actions.do_answer(bob, conversation, Answer("note", "VIP customer, be kind."))
-    assert note.send_state == "" and send_all() == []
+    assert note.send_state == ""
+    assert send_all() == []
     assert smtp.received == []
     conversation.refresh_from_db()
     assert conversation.waiting_since is not None  # a note answers nobody
@@ -242,7 +246,8 @@ def test_a_new_email_is_refused_when_one_is_active_and_at_the_agents_limit(desk,
     conversation = actions.do_start_conversation(
         alice, desk, to="dora@example.org", subject="Your renewal", html="Hello Dora"
     )
-    assert conversation.assignee == alice and conversation.origin == "outbound"
+    assert conversation.assignee == alice
+    assert conversation.origin == "outbound"
     assert send_all() == ["sent"]
     assert smtp.received[-1].rcpt_tos == ["dora@example.org"]
     with pytest.raises(Refused, match="already has an active conversation") as refused:
@@ -281,7 +286,8 @@ def test_a_temporary_failure_is_retried_and_a_permanent_one_fails_with_the_serve
     )
     assert sorted(send_all()) == ["deferred", "failed"]
     failed = second.messages.get()
-    assert failed.send_state == "failed" and "554 5.7.1 Message rejected" in failed.send_error
+    assert failed.send_state == "failed"
+    assert "554 5.7.1 Message rejected" in failed.send_error
     from herald.conversations import sending
 
     assert sending.send_due() is False  # the deferred one was due again at once
@@ -342,8 +348,11 @@ def test_the_composer_keeps_formatting_and_drops_scripts_and_javascript_links(de
     )
     send_all()
     html = last_received(smtp).get_body(("html",)).get_content()
-    assert "<b>Bold</b>" in html and "https://example.com/help" in html
-    assert "javascript" not in html and "script" not in html and "onclick" not in html
+    assert "<b>Bold</b>" in html
+    assert "https://example.com/help" in html
+    assert "javascript" not in html
+    assert "script" not in html
+    assert "onclick" not in html
     text = last_received(smtp).get_body(("plain",)).get_content()
     assert "help (https://example.com/help)" in text
 
@@ -387,4 +396,5 @@ def test_inbox_views_count_and_order_and_mark_unread(desk, alice, bob):
     assert [c.seen for c in rows] == [True, False]
     customer_mail(desk, "again", sender="b@example.org", subject="second")
     rows = queries.page_of(alice, queries.inbox(alice, queries.InboxFilter(view="all")), 1)
-    assert rows[0].subject == "second" and not rows[0].seen
+    assert rows[0].subject == "second"
+    assert not rows[0].seen
