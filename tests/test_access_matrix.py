@@ -42,9 +42,12 @@ EXAMPLES: dict[str, Callable[[dict[str, User]], Any]] = {
     "person_id": lambda personas: _person().pk,
     "mailbox_id": lambda personas: _mailbox().pk,
     "campaign_id": lambda personas: _campaign().pk,
-    "conversation_id": lambda personas: _conversation().message.conversation_id,
-    "part_id": lambda personas: _conversation().part.pk,
-    "inbound_id": lambda personas: _conversation().inbound.pk,
+    # The agent persona works the conversation's mailbox: agents see their mailboxes' only
+    # (tests/conversations/test_pages.py checks that an outsider gets 404).
+    "conversation_id": lambda personas: _conversation(personas).message.conversation_id,
+    "part_id": lambda personas: _conversation(personas).part.pk,
+    "inbound_id": lambda personas: _conversation(personas).inbound.pk,
+    "sent_id": lambda personas: _conversation(personas).sent.pk,
     # A recipient's link: the token of a sent delivery whose template has a link number 0.
     "token": lambda personas: _delivery_token(),
     "index": lambda personas: 0,
@@ -52,10 +55,13 @@ EXAMPLES: dict[str, Callable[[dict[str, User]], Any]] = {
 }
 
 
-def _conversation():
-    """A conversation made by processing a real message with an attachment."""
+def _conversation(personas):
+    """A conversation made by processing a real message with an attachment, in a mailbox the
+    agent persona works, with an agent's answer as sent."""
     from types import SimpleNamespace
 
+    from herald.audit.actors import Actor
+    from herald.conversations.actions import do_set_members
     from herald.conversations.models import Attachment, Message
     from herald.inbound.models import InboundMessage
     from herald.inbound.processing import process_message
@@ -71,9 +77,19 @@ def _conversation():
         mailbox=_mailbox(), folder="INBOX", uidvalidity=1, uid=n, message_key=f"<m{n}>", raw=raw
     )
     process_message(inbound.pk)
+    do_set_members(Actor.system("test"), [personas["agent"]], [_mailbox()], add=True)
     message = Message.objects.get(inbound=inbound)
+    sent = Message.objects.create(
+        conversation=message.conversation,
+        direction="out",
+        kind="agent",
+        subject="Re: Hi",
+        text="Hello",
+        send_state="sent",
+        raw=b"Subject: Re: Hi\r\n\r\nHello\r\n",
+    )
     return SimpleNamespace(
-        message=message, inbound=inbound, part=Attachment.objects.get(message=message)
+        message=message, inbound=inbound, part=Attachment.objects.get(message=message), sent=sent
     )
 
 

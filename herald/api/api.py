@@ -8,7 +8,8 @@ from ninja import NinjaAPI
 from ninja.errors import HttpError
 
 from herald import __version__
-from herald.api import accounts, audit, campaigns, contacts, mailboxes, messaging
+from herald.api import accounts, audit, campaigns, contacts, conversations, mailboxes, messaging
+from herald.conversations.actions import Refused
 
 api = NinjaAPI(
     title="Herald API",
@@ -25,6 +26,7 @@ api.add_router("", messaging.router)
 api.add_router("", contacts.router)
 api.add_router("", mailboxes.router)
 api.add_router("", campaigns.router)
+api.add_router("", conversations.router)
 
 
 @api.exception_handler(ValidationError)
@@ -38,3 +40,10 @@ def invalid_input(request: HttpRequest, exc: ValidationError) -> HttpResponse:
 def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     detail = getattr(exc, "detail", None) or str(exc)
     return api.create_response(request, {"detail": detail}, status=exc.status_code)
+
+
+@api.exception_handler(Refused)
+def refused(request: HttpRequest, exc: Refused) -> HttpResponse:
+    """The desk will not do this now (taken by someone else, already active, a limit)."""
+    status, body = conversations.refused(exc)
+    return api.create_response(request, body, status=status)

@@ -18,6 +18,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -375,6 +376,12 @@ def saved_answer(request: HttpRequest, conversation_id: int) -> HttpResponse:
     defaults), as HTML for the composer."""
     conversation = _conversation(request, conversation_id)
     template_id = request.GET.get("template", "")
+    if not template_id:  # the saved answers there are, as the composer's options
+        options = "".join(
+            f'<option value="{t.pk}">{escape(t.name)}</option>'
+            for t in Template.objects.filter(saved_answer=True).order_by("name")
+        )
+        return HttpResponse(options)
     template = get_object_or_404(
         Template.objects.select_related("current_version"),
         pk=int(template_id) if template_id.isdigit() else 0,
