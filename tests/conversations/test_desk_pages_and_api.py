@@ -10,7 +10,7 @@ import pytest
 from herald.accounts.models import Role, User
 from herald.audit.models import AuditEvent
 from herald.conversations import actions
-from herald.conversations.models import Conversation, MailboxMember, Message
+from herald.conversations.models import MailboxMember, Message
 from herald.mailboxes.actions import ensure_sandbox_mailbox
 from herald.messaging.actions import do_save_template
 from tests.conversations.conftest import ACTOR, customer_mail, last_received, send_all
