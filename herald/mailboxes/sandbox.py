@@ -15,6 +15,8 @@ from __future__ import annotations
 import email
 import email.policy
 import logging
+from email.message import EmailMessage
+from email.utils import formatdate, getaddresses, make_msgid
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -97,6 +99,49 @@ def take_in(mailbox: Mailbox, raw: bytes, uid: int) -> int:
     )
     process_message(row.pk)
     return row.pk
+
+
+def answer_address(message: SandboxMessage) -> str:
+    """Where the recipient of a sandbox message would reply: its Reply-To, else its From."""
+    try:
+        parsed = message.parsed()
+        for name in ("Reply-To", "From"):
+            pairs = getaddresses([str(parsed.get(name, ""))])
+            if pairs and pairs[0][1]:
+                return pairs[0][1]
+    except Exception:  # a message whose headers cannot be read has nobody to reply to
+        logger.info("sandbox message without a readable Reply-To or From", exc_info=True)
+    return ""
+
+
+def customer_reply(message: SandboxMessage, text: str) -> tuple[Mailbox, bytes]:
+    """The reply the recipient of ``message`` writes (quoting it, as mail programs do), and the
+    sandbox mailbox it goes to. ``ValueError`` when the message came from no sandbox mailbox."""
+    to = answer_address(message)
+    mailbox = sandbox_mailbox_for([to]) if to else None
+    if mailbox is None:
+        raise ValueError(
+            "this message was not sent by a sandbox mailbox: nobody would receive a reply"
+        )
+    parsed = message.parsed()
+    customer = message.rcpt_tos[0] if message.rcpt_tos else "customer@example.com"
+    original_id = str(parsed.get("Message-ID", "")).strip()
+    references = " ".join(filter(None, [str(parsed.get("References", "")).strip(), original_id]))
+    subject = str(parsed.get("Subject", ""))
+    reply = EmailMessage(policy=email.policy.SMTP)
+    reply["From"] = customer
+    reply["To"] = to
+    reply["Subject"] = subject if subject.lower().startswith("re:") else f"Re: {subject}"
+    reply["Date"] = formatdate(localtime=True)
+    reply["Message-ID"] = make_msgid(domain=customer.rpartition("@")[2] or "example.com")
+    if original_id:
+        reply["In-Reply-To"] = original_id
+        reply["References"] = references
+    body = parsed.get_body(("plain",))
+    quoted = "\n".join("> " + line for line in (body.get_content() if body else "").splitlines())
+    when = str(parsed.get("Date", "")) or "earlier"
+    reply.set_content(f"{text.strip()}\n\nOn {when}, {to} wrote:\n{quoted}\n")
+    return mailbox, reply.as_bytes()
 
 
 def _store_from_smtp_thread(mail_from: str, rcpt_tos: list[str], raw: bytes) -> None:

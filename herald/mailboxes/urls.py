@@ -13,4 +13,5 @@ urlpatterns = [
     path("sandbox/<int:message_id>/", views.sandbox_message, name="sandbox_message"),
     path("sandbox/<int:message_id>/html/", views.sandbox_message_html, name="sandbox_message_html"),
     path("sandbox/<int:message_id>/raw/", views.sandbox_message_raw, name="sandbox_message_raw"),
+    path("sandbox/<int:message_id>/reply/", views.sandbox_reply, name="sandbox_reply"),
 ]

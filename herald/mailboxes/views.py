@@ -20,6 +20,7 @@ from herald.dialer.dkim import dns_name, zone_file_strings
 from herald.mailboxes import actions, connection
 from herald.mailboxes.forms import MailboxForm
 from herald.mailboxes.models import Mailbox, SandboxMessage
+from herald.mailboxes.sandbox import store_message
 
 
 @role_required(Role.MANAGER)
@@ -129,12 +130,17 @@ def _parts(message: SandboxMessage) -> tuple[str | None, str | None, list[tuple[
 
 @role_required(Role.AGENT)
 def sandbox_message(request: HttpRequest, message_id: int) -> HttpResponse:
+    from herald.mailboxes.sandbox import answer_address, sandbox_mailbox_for
+
     message = get_object_or_404(SandboxMessage, pk=message_id)
     html, text, attachments = _parts(message)
+    reply_to = answer_address(message)
     return render(
         request,
         "mailboxes/sandbox_message.html",
         {
+            "reply_to": reply_to,
+            "can_reply": bool(reply_to) and sandbox_mailbox_for([reply_to]) is not None,
             "message": message,
             "has_html": html is not None,
             "text": text,
@@ -163,3 +169,30 @@ def sandbox_message_raw(request: HttpRequest, message_id: int) -> HttpResponse:
     response = HttpResponse(bytes(message.raw), content_type="message/rfc822")
     response["Content-Disposition"] = f'attachment; filename="sandbox-{message.pk}.eml"'
     return response
+
+
+@role_required(Role.AGENT)
+@require_POST
+def sandbox_reply(request: HttpRequest, message_id: int) -> HttpResponse:
+    """ "Reply as this customer": the recipient's reply goes to the sandbox mailbox that sent the
+    message and is taken in like mail read over IMAP (herald.mailboxes.sandbox.take_in)."""
+    from herald.mailboxes.sandbox import customer_reply, take_in
+
+    message = get_object_or_404(SandboxMessage, pk=message_id)
+    text = request.POST.get("text", "").strip()[:100_000]
+    if not text:
+        messages.error(request, _("Write the customer's reply first."))
+        return redirect("mailboxes:sandbox_message", message.pk)
+    try:
+        mailbox, raw = customer_reply(message, text)
+    except ValueError as exc:
+        messages.error(request, str(exc))
+        return redirect("mailboxes:sandbox_message", message.pk)
+    stored = store_message(
+        message.rcpt_tos[0] if message.rcpt_tos else "", [mailbox.from_address], raw
+    )
+    take_in(mailbox, raw, stored.pk)
+    messages.success(
+        request, _("The reply was received by %(mailbox)s: see the inbox.") % {"mailbox": mailbox}
+    )
+    return redirect("mailboxes:sandbox_message", message.pk)

@@ -398,3 +398,26 @@ def test_inbox_views_count_and_order_and_mark_unread(desk, alice, bob):
     rows = queries.page_of(alice, queries.inbox(alice, queries.InboxFilter(view="all")), 1)
     assert rows[0].subject == "second"
     assert not rows[0].seen
+
+
+def test_an_agents_answer_is_dkim_signed_like_a_campaign(desk, alice, smtp):
+    import dkim as dkimpy
+
+    from herald.dialer.dkim import dns_name
+
+    mailbox = do_save_mailbox(ACTOR, desk, {}, secrets={}, dkim_generate="ed25519")
+    record = mailbox.dkim_dns_record.encode()
+    name = dns_name(mailbox.dkim_selector, mailbox.dkim_domain)
+
+    def dnsfunc(asked: bytes | str, timeout: int = 5) -> bytes:
+        asked = asked.decode() if isinstance(asked, bytes) else asked
+        return record if asked.rstrip(".") == name else b""
+
+    conversation = customer_mail(mailbox)
+    actions.do_take(alice, conversation)
+    actions.do_answer(alice, conversation, Answer("reply", "Signed and sealed."))
+    send_all()
+    content = smtp.received[-1].content
+    assert b"DKIM-Signature:" in content.split(b"\r\n\r\n")[0]
+    assert dkimpy.verify(content, dnsfunc=dnsfunc)
+    assert not dkimpy.verify(content.replace(b"sealed", b"sealer"), dnsfunc=dnsfunc)
