@@ -23,8 +23,7 @@ from herald.mailboxes.models import SandboxMessage
 from herald.mailboxes.sandbox import SandboxServer
 from tests.campaigns.conftest import drain, make_list
 from tests.conversations.conftest import ACTOR, reply_to, send_all
-from tests.dovecot import dovecot  # noqa: F401 - fixture
-from tests.inbound.conftest import ingestor, read_from, run  # noqa: F401 - fixture
+from tests.inbound.conftest import read_from, run
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
