@@ -18,9 +18,9 @@ from tests.campaigns import conftest as campaign_fixtures
 from tests.conftest import PASSWORD
 from tests.dialer.smtpd import SmtpServer
 from tests.dovecot import dovecot  # noqa: F401 - fixture
-from tests.inbound.conftest import folder, ingestor  # noqa: F401 - fixture
-from tests.inbound.conftest import (
-    folder,  # noqa: F401 - fixture
+from tests.inbound.conftest import (  # noqa: F401 - fixture
+    folder,
+    ingestor,
     receive,
 )
 
