@@ -11,6 +11,7 @@ like every other configuration change.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from email.utils import getaddresses
@@ -170,8 +171,18 @@ def contact_words(contact: Contact) -> str:
     return f"{contact.first_name} {contact.last_name} {emails}"
 
 
+_WORD = re.compile(r"\w+")
+HEAD_WORDS = 2000  # characters of the start (subject, customer, campaign) always kept
+
+
 def _words(*parts: str) -> str:
-    return " ".join(" ".join(p.split()) for p in parts if p).lower()[:MAX_SEARCH_TEXT]
+    """The words of ``parts`` (lower case, punctuation dropped) for the search index: what both
+    databases' full-text tokenizers then split alike. Past ``MAX_SEARCH_TEXT`` the start and the
+    newest text are kept."""
+    text = " ".join(_WORD.findall(" ".join(p for p in parts if p).lower()))
+    if len(text) > MAX_SEARCH_TEXT:
+        text = text[:HEAD_WORDS] + " " + text[-(MAX_SEARCH_TEXT - HEAD_WORDS - 1) :]
+    return text
 
 
 @dataclass(frozen=True)
