@@ -236,6 +236,11 @@ class Message(models.Model):
     def __str__(self) -> str:
         return self.subject or f"#{self.pk}"
 
+    @property
+    def has_quoted_history(self) -> bool:
+        """Whether the whole body says more than the new text (quoted history, a signature)."""
+        return bool(self.body.strip()) and self.body.strip() != self.text.strip()
+
 
 class Attachment(models.Model):
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attachments")

@@ -26,7 +26,7 @@ NAVIGATION: list[NavItem] = [
     NavItem(_("Dashboard"), "tracking:dashboard", Role.MANAGER, "tracking"),
     NavItem(_("Contacts"), "contacts:search", Role.AGENT, "contacts"),
     NavItem(_("Inbox"), "conversations:list", Role.AGENT, "conversations"),
-    NavItem(_("Agents and mailboxes"), "conversations:members", Role.MANAGER, "conversations"),
+    NavItem(_("Agent teams"), "conversations:members", Role.MANAGER, "conversations"),
     NavItem(_("Wrap-up reasons"), "conversations:wrapup", Role.MANAGER, "conversations"),
     NavItem(_("Contact lists"), "contacts:lists", Role.MANAGER, "contacts-lists"),
     NavItem(_("Suppression list"), "contacts:suppressions", Role.MANAGER, "contacts-suppressions"),

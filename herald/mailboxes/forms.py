@@ -72,6 +72,7 @@ class MailboxForm(forms.ModelForm):
                 del self.fields[f"clear_{name}"]
         # Left out (older clients, scripts posting the form): the model's default.
         self.fields["imap_poll_seconds"].required = False
+        self.fields["desk_mode"].required = False
         if mailbox.is_sandbox:
             for name in SANDBOX_FIXED:
                 self.fields[name].disabled = True
@@ -79,6 +80,10 @@ class MailboxForm(forms.ModelForm):
     def clean_imap_poll_seconds(self) -> int:
         value = self.cleaned_data.get("imap_poll_seconds")
         return value if value is not None else Mailbox._meta.get_field("imap_poll_seconds").default
+
+    def clean_desk_mode(self) -> str:
+        value = self.cleaned_data.get("desk_mode")
+        return value or self.instance.desk_mode or Mailbox._meta.get_field("desk_mode").default
 
     def action_arguments(self) -> dict[str, Any]:
         """What ``do_save_mailbox`` takes, from the cleaned data."""

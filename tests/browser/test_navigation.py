@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-AGENT = {"Home", "Contacts", "Sandbox mailbox", "API tokens"}
+AGENT = {"Home", "Inbox", "Contacts", "Sandbox mailbox", "API tokens"}
 MANAGER = AGENT | {
     "Dashboard",
     "Contact lists",
@@ -12,7 +12,8 @@ MANAGER = AGENT | {
     "Mailboxes",
     "Campaigns",
     "History",
-    "Conversations",
+    "Agent teams",
+    "Wrap-up reasons",
 }
 EXPECTED = {
     "agent": AGENT,
