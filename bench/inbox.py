@@ -446,9 +446,7 @@ def _measure(args: argparse.Namespace) -> dict[str, Any]:
         user = users[who]
         page = int(params.get("page", "1"))
         query_ms, rows = _timed(
-            lambda flt=flt, user=user, page=page: queries.page_of(
-                user, queries.inbox(user, flt), page
-            ),
+            lambda flt=flt, user=user, page=page: queries.inbox_page(user, flt, page),
             args.repeat,
         )
 

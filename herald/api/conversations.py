@@ -186,7 +186,7 @@ def list_conversations(
     each view's size ("999+" above 999)."""
     user = current_user(request)
     flt = queries.InboxFilter(view, mailbox_id, q[:200], status, agent_id, since, until, order)
-    rows = queries.page_of(user, queries.inbox(user, flt), max(1, min(page, 10_000)))
+    rows = queries.inbox_page(user, flt, max(1, min(page, 10_000)))
     return {
         "conversations": [
             {

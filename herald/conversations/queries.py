@@ -10,15 +10,20 @@ exact count of 400,000 open conversations costs a scan and tells an agent nothin
 Search matches words (and word beginnings: "ann" finds "Annabel") of the subject, the customer's
 names and addresses, the campaign's name and every message's text, kept per conversation in
 ``search_text`` and indexed by the database's own full-text index: SQLite's FTS5 table
-``conversation_search`` (kept in step by triggers) and, on PostgreSQL, a GIN index on
-``to_tsvector('simple', search_text)`` (migration ``0003_search_index``). Both find the matching
-conversations from the index instead of reading every row's text, as ``LIKE '%word%'`` would.
+``conversation_search`` (kept in step by triggers) and PostgreSQL's GIN index on the stored
+``search_vector`` (migration ``0003_search_index``). Results come newest conversation first, and a
+search walks the index from the newest match down in growing chunks, checking the other filters
+(mailboxes the agent works, status, agent, dates) per chunk, and stops as soon as it has a page:
+a word found in half of a million conversations costs what a rare word costs. (Sorting every match
+by last activity instead read and sorted them all: 96 ms at 20,000 conversations, growing with
+the table.) A search that matches nothing in ``SEARCH_SCAN_LIMIT`` candidates stops there.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -48,6 +53,8 @@ INLINE_IMAGE_BYTES = 512 * 1024  # cid: images up to this size are shown inline 
 PAGE_SIZE = 50
 COUNT_CAP = 999  # counts above this show as "999+"
 MAX_SEARCH_WORDS = 8
+SEARCH_CHUNKS = (200, 1000, 5000, 20000)  # candidates per look, growing; the last one repeats
+SEARCH_SCAN_LIMIT = 200_000  # candidates a search looks at, at most
 ANSWERING_SECONDS = 20  # "X is answering" lasts this long after their composer's last sign
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -111,13 +118,12 @@ def _in_view(rows: QuerySet[Conversation], view: str, user: User) -> QuerySet[Co
     return rows.filter(status=ConversationStatus.OPEN)
 
 
-def inbox(user: User, flt: InboxFilter) -> QuerySet[Conversation]:
-    """The conversations of one inbox view (or a search), in the order asked for."""
+def _filtered(user: User, flt: InboxFilter) -> QuerySet[Conversation]:
+    """The conversations a filter allows, before search and order."""
     rows = visible(user)
     if flt.mailbox_id:
         rows = rows.filter(mailbox_id=flt.mailbox_id)
     if flt.search.strip():
-        rows = search(rows, flt.search)
         if flt.status in ConversationStatus.values:
             rows = rows.filter(status=flt.status)
         elif flt.status == "active":
@@ -130,11 +136,47 @@ def inbox(user: User, flt: InboxFilter) -> QuerySet[Conversation]:
         rows = rows.filter(last_message_at__gte=_day_start(flt.since))
     if flt.until:
         rows = rows.filter(last_message_at__lt=_day_start(flt.until + dt.timedelta(days=1)))
-    if flt.order == "waiting":
-        rows = rows.order_by("waiting_since", "-last_message_at")
-    else:
-        rows = rows.order_by("-last_message_at", "-id")
     return rows
+
+
+def inbox(user: User, flt: InboxFilter) -> QuerySet[Conversation]:
+    """The conversations of one inbox view (or a search), in the order asked for, as one query
+    (``inbox_page`` serves pages; a search's fast path is there)."""
+    rows = _filtered(user, flt)
+    if flt.search.strip():
+        return search(rows, flt.search).order_by("-id")
+    if flt.order == "waiting":
+        return rows.order_by("waiting_since", "-last_message_at")
+    return rows.order_by("-last_message_at", "-id")
+
+
+def inbox_page(user: User, flt: InboxFilter, page: int = 1) -> list[Conversation]:
+    """One page of an inbox view or search (``PAGE_SIZE`` rows, and one more when a next page
+    exists), with what each row shows."""
+    if not flt.search.strip() or connection.vendor not in ("sqlite", "postgresql"):
+        return page_of(user, inbox(user, flt), page)
+    words = search_words(flt.search)
+    if not words:
+        return []
+    rows = _filtered(user, flt)
+    page = max(1, page)
+    wanted = page * PAGE_SIZE + 1
+    found: list[int] = []
+    before: int | None = None
+    scanned = 0
+    for look in itertools.count():
+        size = SEARCH_CHUNKS[min(look, len(SEARCH_CHUNKS) - 1)]
+        candidates = _matching_ids(words, before, size)
+        if not candidates:
+            break
+        scanned += len(candidates)
+        allowed = set(rows.filter(pk__in=candidates).values_list("pk", flat=True))
+        found.extend(c for c in candidates if c in allowed)
+        before = candidates[-1]
+        if len(found) >= wanted or len(candidates) < size or scanned >= SEARCH_SCAN_LIMIT:
+            break
+    ids = found[(page - 1) * PAGE_SIZE : wanted]
+    return page_of(user, Conversation.objects.filter(pk__in=ids).order_by("-id"), 1)
 
 
 def page_of(user: User, rows: QuerySet[Conversation], page: int) -> list[Conversation]:
@@ -149,6 +191,34 @@ def page_of(user: User, rows: QuerySet[Conversation], page: int) -> list[Convers
         .annotate(seen=Exists(read))
         .defer("search_text")[start : start + PAGE_SIZE + 1]
     )
+
+
+def _matching_ids(words: list[str], before: int | None, limit: int) -> list[int]:
+    """Ids of conversations having every word (as a word beginning), newest first, below
+    ``before``: read from the full-text index in its own order, never sorted."""
+    below = "" if before is None else " AND {column} < %s"
+    params: list[object] = []
+    if connection.vendor == "sqlite":
+        params.append(" ".join('"' + w.replace('"', '""') + '"*' for w in words))
+        sql = (
+            "SELECT rowid FROM conversation_search WHERE conversation_search MATCH %s"
+            + below.format(column="rowid")
+            + " ORDER BY rowid DESC LIMIT %s"
+        )
+    else:
+        params.append(" & ".join(w.replace("'", "") + ":*" for w in words))
+        sql = (
+            "SELECT id FROM conversations_conversation "
+            "WHERE search_vector @@ to_tsquery('simple', %s)"
+            + below.format(column="id")
+            + " ORDER BY id DESC LIMIT %s"
+        )
+    if before is not None:
+        params.append(before)
+    params.append(limit)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]
 
 
 def counts(user: User, mailbox_id: int | None = None) -> dict[str, str]:
@@ -198,7 +268,7 @@ def search(rows: QuerySet[Conversation], text: str) -> QuerySet[Conversation]:
     if connection.vendor == "postgresql":
         query = " & ".join(w.replace("'", "") + ":*" for w in words)
         return rows.extra(
-            where=["to_tsvector('simple', search_text) @@ to_tsquery('simple', %s)"],
+            where=["search_vector @@ to_tsquery('simple', %s)"],
             params=[query],
         )
     found = rows

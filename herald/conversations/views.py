@@ -89,7 +89,7 @@ def _inbox_context(request: HttpRequest) -> dict[str, object]:
         page = max(1, int(request.GET.get("page", "1")))
     except ValueError:
         page = 1
-    rows = queries.page_of(user, queries.inbox(user, flt), page)
+    rows = queries.inbox_page(user, flt, page)
     counts = queries.counts(user, flt.mailbox_id)
     query = request.GET.copy()
     query.pop("page", None)

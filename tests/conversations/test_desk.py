@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from herald.accounts.models import Role, User
 from herald.campaigns import tokens
 from herald.contacts.actions import do_add_suppression
 from herald.conversations import actions, queries
@@ -368,7 +369,7 @@ def test_search_finds_conversations_by_customer_subject_campaign_and_message_tex
     mine = queries.InboxFilter
 
     def found(text: str) -> list[str]:
-        return [c.subject for c in queries.inbox(alice, mine(search=text))]
+        return [c.subject for c in queries.inbox_page(alice, mine(search=text))]
 
     assert found("zoe") == ["Damaged delivery"]
     assert found("quil") == ["Damaged delivery"]  # a word's beginning
@@ -421,3 +422,25 @@ def test_an_agents_answer_is_dkim_signed_like_a_campaign(desk, alice, smtp):
     assert b"DKIM-Signature:" in content.split(b"\r\n\r\n")[0]
     assert dkimpy.verify(content, dnsfunc=dnsfunc)
     assert not dkimpy.verify(content.replace(b"sealed", b"sealer"), dnsfunc=dnsfunc)
+
+
+def test_a_search_pages_newest_first_through_chunks_and_keeps_the_filters(
+    desk, alice, mike, monkeypatch
+):
+    monkeypatch.setattr(queries, "SEARCH_CHUNKS", (2, 3))
+    monkeypatch.setattr(queries, "PAGE_SIZE", 4)
+    made = [
+        customer_mail(desk, f"refund number {n}", sender=f"r{n}@example.org", subject=f"R{n}")
+        for n in range(11)
+    ]
+    for conversation in made[::3]:  # R0, R3, R6, R9 are pending
+        actions.do_set_status(mike, conversation, "pending")
+    search = queries.InboxFilter(search="refund")
+    first = queries.inbox_page(alice, search, 1)
+    assert [c.subject for c in first] == ["R10", "R9", "R8", "R7", "R6"]  # one more: next page
+    third = queries.inbox_page(alice, search, 3)
+    assert [c.subject for c in third] == ["R2", "R1", "R0"]
+    pending = queries.inbox_page(alice, queries.InboxFilter(search="refund", status="pending"))
+    assert [c.subject for c in pending] == ["R9", "R6", "R3", "R0"]
+    outsider = User.objects.create_user(email="o@example.com", role=Role.AGENT)
+    assert queries.inbox_page(outsider, search) == []

@@ -1,5 +1,6 @@
 """The inbox search's full-text index (herald.conversations.queries.search): an FTS5 table kept
-in step by triggers on SQLite, a GIN index on the words of ``search_text`` on PostgreSQL."""
+in step by triggers on SQLite; on PostgreSQL a stored tsvector column of ``search_text`` with a
+GIN index."""
 
 from django.db import migrations
 
@@ -25,11 +26,17 @@ SQLITE_REVERSE = [
     "DROP TRIGGER IF EXISTS conversation_search_insert",
     "DROP TABLE IF EXISTS conversation_search",
 ]
+# A stored column: a search walking the newest conversations checks each row's words without
+# computing them again (an index on the expression alone would make it recompute every row).
 POSTGRESQL = [
-    "CREATE INDEX conversation_words ON conversations_conversation "
-    "USING gin (to_tsvector('simple', search_text))",
+    "ALTER TABLE conversations_conversation ADD COLUMN search_vector tsvector "
+    "GENERATED ALWAYS AS (to_tsvector('simple', search_text)) STORED",
+    "CREATE INDEX conversation_words ON conversations_conversation USING gin (search_vector)",
 ]
-POSTGRESQL_REVERSE = ["DROP INDEX IF EXISTS conversation_words"]
+POSTGRESQL_REVERSE = [
+    "DROP INDEX IF EXISTS conversation_words",
+    "ALTER TABLE conversations_conversation DROP COLUMN IF EXISTS search_vector",
+]
 
 
 def _run(statements: dict[str, list[str]]):
