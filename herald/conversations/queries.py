@@ -196,23 +196,17 @@ def page_of(user: User, rows: QuerySet[Conversation], page: int) -> list[Convers
 def _matching_ids(words: list[str], before: int | None, limit: int) -> list[int]:
     """Ids of conversations having every word (as a word beginning), newest first, below
     ``before``: read from the full-text index in its own order, never sorted."""
+    # Only constant SQL is joined here: the words and bounds travel as parameters.
     below = "" if before is None else " AND {column} < %s"
-    params: list[object] = []
+    params: list[str | int] = []
     if connection.vendor == "sqlite":
         params.append(" ".join('"' + w.replace('"', '""') + '"*' for w in words))
-        sql = (
-            "SELECT rowid FROM conversation_search WHERE conversation_search MATCH %s"
-            + below.format(column="rowid")
-            + " ORDER BY rowid DESC LIMIT %s"
-        )
+        bound = below.format(column="rowid")
+        sql = f"SELECT rowid FROM conversation_search WHERE conversation_search MATCH %s{bound} ORDER BY rowid DESC LIMIT %s"  # noqa: E501, S608
     else:
         params.append(" & ".join(w.replace("'", "") + ":*" for w in words))
-        sql = (
-            "SELECT id FROM conversations_conversation "
-            "WHERE search_vector @@ to_tsquery('simple', %s)"
-            + below.format(column="id")
-            + " ORDER BY id DESC LIMIT %s"
-        )
+        bound = below.format(column="id")
+        sql = f"SELECT id FROM conversations_conversation WHERE search_vector @@ to_tsquery('simple', %s){bound} ORDER BY id DESC LIMIT %s"  # noqa: E501, S608
     if before is not None:
         params.append(before)
     params.append(limit)
