@@ -176,3 +176,21 @@ def test_the_conversation_page_shows_the_customer_panel_and_earlier_conversation
     assert "kim@example.org" in page
     assert "First question" in page  # the customer's earlier conversation
     assert f'href="/conversations/{first.pk}/" data-testid="previous"' in page
+
+
+def test_another_agent_sees_who_is_answering_and_a_contact_page_offers_a_new_email(
+    desk, alice, bob, client_for
+):
+    from herald.mailboxes.actions import do_save_mailbox
+
+    do_save_mailbox(ACTOR, desk, {"desk_mode": "open"}, secrets={})
+    conversation = customer_mail(desk)
+    assert client_for(bob).post(f"/conversations/{conversation.pk}/answering/").status_code == 204
+    live = client_for(alice).get(f"/conversations/{conversation.pk}/live/").content.decode()
+    assert "Bob is answering this conversation." in live
+    own = client_for(bob).get(f"/conversations/{conversation.pk}/live/").content.decode()
+    assert "is answering" not in own  # not told about themselves
+    contact = client_for(alice).get(f"/contacts/{conversation.contact_id}/").content.decode()
+    assert f"/conversations/new/?contact={conversation.contact_id}" in contact
+    form = client_for(alice).get(f"/conversations/new/?contact={conversation.contact_id}")
+    assert 'value="carol@example.org"' in form.content.decode()
