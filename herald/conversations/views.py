@@ -410,11 +410,12 @@ def new_email(request: HttpRequest) -> HttpResponse:
     mailboxes = queries.mailboxes_of(user).filter(enabled=True)
     contact_id = request.GET.get("contact") or request.POST.get("contact") or ""
     contact = Contact.objects.filter(pk=contact_id).first() if contact_id.isdigit() else None
+    default_to = ""
+    if contact is not None:
+        first = contact.addresses.order_by("position").values_list("email", flat=True).first()
+        default_to = first or ""
     values = {
-        "to": request.POST.get("to", "")
-        or (contact.addresses.order_by("position").values_list("email", flat=True).first() or "")
-        if contact
-        else request.POST.get("to", ""),
+        "to": request.POST.get("to", "") or default_to,
         "subject": request.POST.get("subject", ""),
         "html": request.POST.get("html", ""),
         "mailbox": request.POST.get("mailbox", ""),
