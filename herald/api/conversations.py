@@ -21,7 +21,7 @@ from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 
 from herald.accounts.access import current_user
-from herald.accounts.models import Account, User
+from herald.accounts.models import User
 from herald.api import auth
 from herald.audit.actors import Actor
 from herald.contacts.models import Contact
@@ -36,8 +36,7 @@ from herald.conversations.models import (
 )
 from herald.mailboxes.models import Mailbox
 from herald.messaging.models import Template
-from herald.messaging.queries import compiled_version
-from herald.messaging.rendering import Links, RenderError, render
+from herald.messaging.rendering import RenderError
 
 router = Router(tags=["conversations"])
 ERRORS = {403: dict, 404: dict, 409: dict, 422: dict}
@@ -346,18 +345,10 @@ def render_saved_answer(request: HttpRequest, conversation_id: int, template_id:
     template = get_object_or_404(Template, pk=template_id, saved_answer=True)
     if template.current_version is None:
         raise HttpError(409, "this saved answer has no saved version")
-    variables = conversation.contact.variables()
-    variables["email"] = actions.customer_address(conversation)
     try:
-        rendered = render(
-            compiled_version(template.current_version, None),
-            variables,
-            Account.load().variables(),
-            Links(),
-        )
+        html = queries.saved_answer_html(conversation, template)
     except RenderError as exc:
         raise HttpError(422, str(exc)) from None
-    html = compose.clean_html(rendered.html)
     return {"html": html, "text": compose.text_of(html)}
 
 

@@ -438,3 +438,20 @@ def assignable(conversation: Conversation) -> list[User]:
         .filter(Q(pk__in=members) | Q(role__in=[Role.MANAGER, Role.ADMIN]))
         .order_by("email")
     )
+
+
+def saved_answer_html(conversation: Conversation, template: object) -> str:
+    """A saved answer (a ``Template`` with a saved version) rendered for the conversation's
+    contact, as composer HTML; raises ``RenderError`` when it cannot be."""
+    from herald.conversations import actions, compose
+    from herald.messaging.rendering import Links
+
+    variables = conversation.contact.variables()
+    variables["email"] = actions.customer_address(conversation)
+    rendered = render(
+        compiled_version(template.current_version, None),  # type: ignore[attr-defined]
+        variables,
+        Account.load().variables(),
+        Links(),
+    )
+    return compose.clean_html(rendered.html)

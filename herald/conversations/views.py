@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from herald.accounts.access import current_user, role_required
-from herald.accounts.models import Account, Role, User
+from herald.accounts.models import Role, User
 from herald.audit.actors import Actor
 from herald.contacts.models import Contact
 from herald.conversations import actions, compose, queries
@@ -42,9 +42,7 @@ from herald.inbound import actions as inbound_actions
 from herald.inbound.models import InboundMessage, InboundStatus, IngestLease
 from herald.mailboxes.models import DeskMode, Mailbox
 from herald.messaging.models import Template
-from herald.messaging.queries import compiled_version
-from herald.messaging.rendering import Links, RenderError
-from herald.messaging.rendering import render as render_template
+from herald.messaging.rendering import RenderError
 
 PAGE_SIZE = 50
 MAX_UPLOADS = 10
@@ -389,18 +387,11 @@ def saved_answer(request: HttpRequest, conversation_id: int) -> HttpResponse:
     )
     if template.current_version is None:
         return HttpResponse(_("This saved answer has no saved version."), status=409)
-    variables = conversation.contact.variables()
-    variables["email"] = actions.customer_address(conversation)
     try:
-        rendered = render_template(
-            compiled_version(template.current_version, None),
-            variables,
-            Account.load().variables(),
-            Links(),
-        )
+        html = queries.saved_answer_html(conversation, template)
     except RenderError as exc:
         return HttpResponse(str(exc), status=422, content_type="text/plain; charset=utf-8")
-    return HttpResponse(compose.clean_html(rendered.html))
+    return HttpResponse(html)
 
 
 @role_required(Role.AGENT)
