@@ -140,8 +140,9 @@ MESSAGE_COLUMNS = (
 )
 
 
-def _rows(n: int, setup: dict[str, Any], rng: random.Random) -> Any:
-    from herald.conversations.actions import _words
+def _rows(n: int, setup: dict[str, Any], rng: random.Random, terms: set[str]) -> Any:
+    """Each conversation and its messages; the words they are searched by go to ``terms``."""
+    from herald.conversations.search import words_of
 
     now = dt.datetime.now(dt.UTC)
     span = dt.timedelta(days=365)
@@ -201,13 +202,10 @@ def _rows(n: int, setup: dict[str, Any], rng: random.Random) -> Any:
             at += dt.timedelta(minutes=rng.randrange(5, 600))
         last_in = messages[-1][12]
         waiting = created if status == "open" and assignee is None else None
-        search = _words(
-            subject,
-            firsts[contact % len(firsts)],
-            f"{lasts[contact % len(lasts)]}{contact}",
-            email,
-            *texts,
-        )
+        name = f"{firsts[contact % len(firsts)]} {lasts[contact % len(lasts)]}{contact}"
+        words = words_of(" ".join([subject, name, email, *texts]))
+        terms.update(words)
+        search = " ".join(words)
         conversation = (
             i,
             mailbox,
@@ -234,14 +232,18 @@ def _rows(n: int, setup: dict[str, Any], rng: random.Random) -> Any:
 def _fill(n: int, setup: dict[str, Any]) -> dict[str, Any]:
     from django.db import connection, transaction
 
+    from herald.conversations.search import remember
+
     rng = random.Random(7)
+    terms: set[str] = set()
     started = time.perf_counter()
     with transaction.atomic():
         connection.ensure_connection()
         if connection.vendor == "postgresql":
-            _copy_postgres(connection, _rows(n, setup, rng))
+            _copy_postgres(connection, _rows(n, setup, rng, terms))
         else:
-            _insert_sqlite(connection, _rows(n, setup, rng))
+            _insert_sqlite(connection, _rows(n, setup, rng, terms))
+        remember(terms)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("ANALYZE conversations_conversation")

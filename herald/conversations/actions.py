@@ -11,7 +11,6 @@ like every other configuration change.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from email.utils import getaddresses
@@ -46,11 +45,11 @@ from herald.conversations.models import (
     SendState,
     WrapUpReason,
 )
+from herald.conversations.search import index_text
 from herald.inbound.content import Content
 from herald.mailboxes.models import DeskMode, Mailbox
 
 MAX_ADDRESSES = 50  # CC, BCC or forward recipients of one message
-MAX_SEARCH_TEXT = 20_000  # characters of words kept per conversation for the inbox search
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024  # all attachments of one answer together (a usual limit)
 
 
@@ -151,7 +150,9 @@ def open_conversation(
                 created_at=at,
                 last_message_at=at,
                 previous_id=previous,
-                search_text=_words(subject, contact_words(contact), _campaign_name(delivery)),
+                search_text=index_text(
+                    "", subject, contact_words(contact), _campaign_name(delivery)
+                ),
             )
     except IntegrityError:
         return Conversation.objects.get(
@@ -169,20 +170,6 @@ def contact_words(contact: Contact) -> str:
     """What a search finds a contact by: names and addresses."""
     emails = " ".join(contact.addresses.values_list("email", flat=True))
     return f"{contact.first_name} {contact.last_name} {emails}"
-
-
-_WORD = re.compile(r"\w+")
-HEAD_WORDS = 2000  # characters of the start (subject, customer, campaign) always kept
-
-
-def _words(*parts: str) -> str:
-    """The words of ``parts`` (lower case, punctuation dropped) for the search index: what both
-    databases' full-text tokenizers then split alike. Past ``MAX_SEARCH_TEXT`` the start and the
-    newest text are kept."""
-    text = " ".join(_WORD.findall(" ".join(p for p in parts if p).lower()))
-    if len(text) > MAX_SEARCH_TEXT:
-        text = text[:HEAD_WORDS] + " " + text[-(MAX_SEARCH_TEXT - HEAD_WORDS - 1) :]
-    return text
 
 
 @dataclass(frozen=True)
@@ -259,7 +246,7 @@ def _customer_wrote(conversation: Conversation, new: NewMessage, message: Messag
     row = Conversation.objects.select_for_update().get(pk=conversation.pk)
     changed = ["last_inbound_at", "search_text"]
     row.last_inbound_at = new.at
-    row.search_text = _words(row.search_text, new.subject, new.from_address, new.text)
+    row.search_text = index_text(row.search_text, new.subject, new.from_address, new.text)
     if row.waiting_since is None:
         row.waiting_since = new.at
         changed.append("waiting_since")
@@ -783,7 +770,7 @@ def do_answer(user: User, conversation: Conversation, answer: Answer) -> Message
     _attach(message, answer, original)
     update = ["last_message_at", "search_text", "answering", "answering_at"]
     row.last_message_at = now
-    row.search_text = _words(row.search_text, text)
+    row.search_text = index_text(row.search_text, text)
     row.answering, row.answering_at = None, None
     if not is_note and answer.mode != "forward":
         row.waiting_since = None
@@ -967,7 +954,7 @@ def do_start_conversation(
                 previous=Conversation.objects.filter(mailbox=mailbox, contact=contact)
                 .order_by("-id")
                 .first(),
-                search_text=_words(subject, contact_words(contact)),
+                search_text=index_text("", subject, contact_words(contact)),
             )
     except IntegrityError:
         raise _already_active(Conversation(mailbox=mailbox, contact=contact)) from None
@@ -1009,7 +996,7 @@ def _first_message(
     )
     _attach(message, Answer(mode="reply", html=html, uploads=uploads), None)
     Conversation.objects.filter(pk=conversation.pk).update(
-        search_text=_words(conversation.search_text, text)
+        search_text=index_text(conversation.search_text, text)
     )
     event(
         conversation,

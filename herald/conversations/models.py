@@ -144,6 +144,8 @@ class Conversation(models.Model):
             models.Index(fields=["status", "waiting_since"], name="conversation_waiting"),
             models.Index(fields=["status", "snoozed_until"], name="conversation_snoozed"),
             models.Index(fields=["contact", "mailbox"], name="conversation_contact"),
+            # A search with an end date starts below the last conversation created by then.
+            models.Index(fields=["created_at"], name="conversation_created"),
         ]
 
     def __str__(self) -> str:
@@ -358,3 +360,13 @@ class ConversationRead(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.conversation_id}"
+
+
+class SearchTerm(models.Model):
+    """One word found in some conversation's ``search_text``: what a search word expands to
+    (``search.expansion``)."""
+
+    term = models.CharField(max_length=64, primary_key=True)
+
+    def __str__(self) -> str:
+        return self.term

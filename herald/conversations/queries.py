@@ -24,10 +24,8 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import itertools
-import re
 from dataclasses import dataclass
 
-from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
@@ -35,6 +33,7 @@ from herald.accounts.models import Account, Role, User
 from herald.campaigns.links import links_for
 from herald.campaigns.models import Delivery
 from herald.campaigns.tokens import reply_token
+from herald.conversations import search
 from herald.conversations.display import safe_html
 from herald.conversations.models import (
     ACTIVE_STATUSES,
@@ -52,11 +51,9 @@ from herald.messaging.rendering import RenderError, render
 INLINE_IMAGE_BYTES = 512 * 1024  # cid: images up to this size are shown inline (data: URLs)
 PAGE_SIZE = 50
 COUNT_CAP = 999  # counts above this show as "999+"
-MAX_SEARCH_WORDS = 8
 SEARCH_CHUNKS = (200, 1000, 5000, 20000)  # candidates per look, growing; the last one repeats
 SEARCH_SCAN_LIMIT = 200_000  # candidates a search looks at, at most
 ANSWERING_SECONDS = 20  # "X is answering" lasts this long after their composer's last sign
-_WORD = re.compile(r"\w+", re.UNICODE)
 
 VIEWS = ("mine", "unassigned", "all", "pending", "snoozed", "closed")
 
@@ -144,7 +141,7 @@ def inbox(user: User, flt: InboxFilter) -> QuerySet[Conversation]:
     (``inbox_page`` serves pages; a search's fast path is there)."""
     rows = _filtered(user, flt)
     if flt.search.strip():
-        return search(rows, flt.search).order_by("-id")
+        return search_rows(rows, flt.search).order_by("-id")
     if flt.order == "waiting":
         return rows.order_by("waiting_since", "-last_message_at")
     return rows.order_by("-last_message_at", "-id")
@@ -153,20 +150,21 @@ def inbox(user: User, flt: InboxFilter) -> QuerySet[Conversation]:
 def inbox_page(user: User, flt: InboxFilter, page: int = 1) -> list[Conversation]:
     """One page of an inbox view or search (``PAGE_SIZE`` rows, and one more when a next page
     exists), with what each row shows."""
-    if not flt.search.strip() or connection.vendor not in ("sqlite", "postgresql"):
-        return page_of(user, inbox(user, flt), page)
-    words = search_words(flt.search)
-    if not words:
+    page = max(1, page)
+    if not flt.search.strip():
+        return _view_page(user, flt, page)
+    words = search.query_words(flt.search)
+    expression = search.match_expression(words) if words else None
+    if expression is None:
         return []
     rows = _filtered(user, flt)
-    page = max(1, page)
     wanted = page * PAGE_SIZE + 1
     found: list[int] = []
-    before: int | None = None
+    before = _created_until(flt.until)
     scanned = 0
     for look in itertools.count():
         size = SEARCH_CHUNKS[min(look, len(SEARCH_CHUNKS) - 1)]
-        candidates = _matching_ids(words, before, size)
+        candidates = search.matching_ids(expression, before, size)
         if not candidates:
             break
         scanned += len(candidates)
@@ -177,6 +175,38 @@ def inbox_page(user: User, flt: InboxFilter, page: int = 1) -> list[Conversation
             break
     ids = found[(page - 1) * PAGE_SIZE : wanted]
     return page_of(user, Conversation.objects.filter(pk__in=ids).order_by("-id"), 1)
+
+
+def _view_page(user: User, flt: InboxFilter, page: int) -> list[Conversation]:
+    """One page of a view (no search). An agent working several mailboxes gets each
+    mailbox's first rows from its own index range, merged here: one query over all of them would
+    sort every row of those mailboxes in the view (400,000 closed ones) to show 50. (Oldest
+    waiting first walks one index of every mailbox's waiting conversations already.)"""
+    rows = inbox(user, flt)
+    mailboxes = mailbox_ids_of(user)
+    start, stop = (page - 1) * PAGE_SIZE, page * PAGE_SIZE + 1
+    if flt.mailbox_id or mailboxes is None or len(mailboxes) < 2 or flt.order != "recent":
+        return page_of(user, rows, page)
+    merged: list[tuple[dt.datetime, int]] = []
+    for mailbox in mailboxes:
+        merged.extend(rows.filter(mailbox_id=mailbox).values_list("last_message_at", "id")[:stop])
+    merged.sort(reverse=True)
+    ids = [pk for _, pk in merged[start:stop]]
+    return page_of(user, Conversation.objects.filter(pk__in=ids).order_by(*rows.query.order_by), 1)
+
+
+def _created_until(until: dt.date | None) -> int | None:
+    """With an end date, the id above which no conversation can qualify: the next after the last
+    one created by then (conversations get ids in the order they are created)."""
+    if until is None:
+        return None
+    last = (
+        Conversation.objects.filter(created_at__lt=_day_start(until + dt.timedelta(days=1)))
+        .order_by("-created_at")
+        .values_list("id", flat=True)
+        .first()
+    )
+    return 0 if last is None else last + 1
 
 
 def page_of(user: User, rows: QuerySet[Conversation], page: int) -> list[Conversation]:
@@ -191,28 +221,6 @@ def page_of(user: User, rows: QuerySet[Conversation], page: int) -> list[Convers
         .annotate(seen=Exists(read))
         .defer("search_text")[start : start + PAGE_SIZE + 1]
     )
-
-
-def _matching_ids(words: list[str], before: int | None, limit: int) -> list[int]:
-    """Ids of conversations having every word (as a word beginning), newest first, below
-    ``before``: read from the full-text index in its own order, never sorted."""
-    # Only constant SQL is joined here: the words and bounds travel as parameters.
-    below = "" if before is None else " AND {column} < %s"
-    params: list[str | int] = []
-    if connection.vendor == "sqlite":
-        params.append(" ".join('"' + w.replace('"', '""') + '"*' for w in words))
-        bound = below.format(column="rowid")
-        sql = f"SELECT rowid FROM conversation_search WHERE conversation_search MATCH %s{bound} ORDER BY rowid DESC LIMIT %s"  # noqa: E501, S608
-    else:
-        params.append(" & ".join(w.replace("'", "") + ":*" for w in words))
-        bound = below.format(column="id")
-        sql = f"SELECT id FROM conversations_conversation WHERE search_vector @@ to_tsquery('simple', %s){bound} ORDER BY id DESC LIMIT %s"  # noqa: E501, S608
-    if before is not None:
-        params.append(before)
-    params.append(limit)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return [row[0] for row in cursor.fetchall()]
 
 
 def counts(user: User, mailbox_id: int | None = None) -> dict[str, str]:
@@ -237,38 +245,13 @@ def _day_start(day: dt.date) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 
 
-def search_words(text: str) -> list[str]:
-    """The words of a search, lower case, at most ``MAX_SEARCH_WORDS``."""
-    return [w.lower() for w in _WORD.findall(text)][:MAX_SEARCH_WORDS]
-
-
-def search(rows: QuerySet[Conversation], text: str) -> QuerySet[Conversation]:
-    """The conversations among ``rows`` whose words begin with every word of ``text``."""
-    words = search_words(text)
-    if not words:
+def search_rows(rows: QuerySet[Conversation], text: str) -> QuerySet[Conversation]:
+    """The conversations among ``rows`` having, for every word of ``text``, a word it begins."""
+    words = search.query_words(text)
+    expression = search.match_expression(words) if words else None
+    if expression is None:
         return rows.none()
-    if connection.vendor == "sqlite":
-        # FTS5: each word as a quoted prefix query ("ann"*), all of them required.
-        match = " ".join('"' + w.replace('"', '""') + '"*' for w in words)
-        return rows.extra(
-            where=[
-                (
-                    "conversations_conversation.id IN "
-                    "(SELECT rowid FROM conversation_search WHERE conversation_search MATCH %s)"
-                )
-            ],
-            params=[match],
-        )
-    if connection.vendor == "postgresql":
-        query = " & ".join(w.replace("'", "") + ":*" for w in words)
-        return rows.extra(
-            where=["search_vector @@ to_tsquery('simple', %s)"],
-            params=[query],
-        )
-    found = rows
-    for word in words:
-        found = found.filter(search_text__icontains=word)
-    return found
+    return search.filter_matching(rows, expression)
 
 
 # -- one conversation --------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from herald.conversations.models import (
     WrapUpReason,
 )
 from herald.mailboxes.actions import do_save_mailbox
+from herald.mailboxes.models import Mailbox
 from tests.conversations.conftest import (
     ACTOR,
     customer_mail,
@@ -444,3 +445,75 @@ def test_a_search_pages_newest_first_through_chunks_and_keeps_the_filters(
     assert [c.subject for c in pending] == ["R9", "R6", "R3", "R0"]
     outsider = User.objects.create_user(email="o@example.com", role=Role.AGENT)
     assert queries.inbox_page(outsider, search) == []
+
+
+def test_a_search_ignores_accents_and_finds_every_word_a_prefix_begins(desk, alice, monkeypatch):
+    from herald.conversations import search
+
+    customer_mail(
+        desk,
+        "Merci beaucoup",
+        sender="=?utf-8?q?H=C3=A9lo=C3=AFse_=C3=89bert?= <h@example.org>",
+        subject="=?utf-8?q?R=C3=A9tro?=",
+    )
+    customer_mail(desk, "A refund please", sender="r@example.org", subject="Refunds")
+    customer_mail(desk, "It was refunded", sender="s@example.org", subject="Refunded")
+    customer_mail(desk, "Reference 42", sender="t@example.org", subject="Other")
+
+    def found(text: str) -> list[str]:
+        rows = queries.inbox_page(alice, queries.InboxFilter(search=text))
+        return sorted(c.subject for c in rows)
+
+    assert found("heloise") == ["Rétro"]
+    assert found("HÉLOÏSE ebert") == ["Rétro"]
+    assert found("refund") == ["Refunded", "Refunds"]  # refund, refunds, refunded
+    assert found("ref") == ["Other", "Refunded", "Refunds"]
+    assert found("refundx") == []
+    # A prefix of more words than MAX_EXPANSION is matched by the database's own prefix search:
+    # the same answer, found another way.
+    monkeypatch.setattr(search, "MAX_EXPANSION", 1)
+    assert search.expansion("ref") is None
+    assert found("ref") == ["Other", "Refunded", "Refunds"]
+    assert found("ref please") == ["Refunds"]
+
+
+def test_a_search_with_an_end_date_finds_older_conversations_only(desk, alice):
+    old = customer_mail(desk, "refund for March", sender="m@example.org", subject="March")
+    new = customer_mail(desk, "refund for June", sender="j@example.org", subject="June")
+    march, june = (
+        dt.datetime(2026, 3, 10, 12, tzinfo=dt.UTC),
+        dt.datetime(2026, 6, 10, tzinfo=dt.UTC),
+    )
+    Conversation.objects.filter(pk=old.pk).update(created_at=march, last_message_at=march)
+    Conversation.objects.filter(pk=new.pk).update(created_at=june, last_message_at=june)
+
+    def found(**dates: dt.date) -> list[str]:
+        flt = queries.InboxFilter(search="refund", **dates)
+        return [c.subject for c in queries.inbox_page(alice, flt)]
+
+    assert found() == ["June", "March"]
+    assert found(until=dt.date(2026, 3, 10)) == ["March"]
+    assert found(until=dt.date(2026, 3, 9)) == []
+    assert found(since=dt.date(2026, 3, 11)) == ["June"]
+    assert found(since=dt.date(2026, 3, 1), until=dt.date(2026, 6, 30)) == ["June", "March"]
+
+
+def test_an_agent_of_several_mailboxes_pages_through_them_newest_activity_first(
+    desk, alice, monkeypatch
+):
+    other = Mailbox.objects.create(name="Billing", from_address="billing@example.com")
+    actions.do_set_members(ACTOR, [alice], [other], add=True)
+    monkeypatch.setattr(queries, "PAGE_SIZE", 2)
+    start = dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
+    for n in range(5):
+        for box in (desk, other):
+            made = customer_mail(box, sender=f"c{n}@example.org", subject=f"{box.name} {n}")
+            at = start + dt.timedelta(hours=n, minutes=1 if box == other else 0)
+            Conversation.objects.filter(pk=made.pk).update(last_message_at=at)
+    pages = [
+        [c.subject for c in queries.inbox_page(alice, queries.InboxFilter(view="all"), page)]
+        for page in (1, 2, 5)
+    ]
+    assert pages[0] == ["Billing 4", "Offers 4", "Billing 3"]  # one more: a next page exists
+    assert pages[1] == ["Billing 3", "Offers 3", "Billing 2"]
+    assert pages[2] == ["Billing 0", "Offers 0"]

@@ -1,4 +1,4 @@
-"""The inbox search's full-text index (herald.conversations.queries.search): an FTS5 table kept
+"""The inbox search's full-text index (herald.conversations.search): an FTS5 table kept
 in step by triggers on SQLite; on PostgreSQL a stored tsvector column of ``search_text`` with a
 GIN index."""
 

@@ -1,0 +1,135 @@
+"""The inbox search: the words a conversation is found by, and how a search reads them.
+
+Each conversation keeps the words of its subject, customer (names, addresses), campaign name and
+every message in ``Conversation.search_text``: case and accents folded, punctuation dropped, so that
+SQLite's FTS5 table ``conversation_search`` and PostgreSQL's ``search_vector`` (migration
+``0003_search_index``) split it alike and "Héloïse" is found by "heloise". Every distinct word is
+also kept once in ``SearchTerm``.
+
+A search word matches the words it begins ("ann" finds "Annabel"). Both databases can match a
+prefix themselves, but they read every posting of every matching word first: over a million
+conversations "refund*" costs about 100 ms at each look, where a whole word costs 1 ms, because the
+postings of whole words are read lazily, newest first, and the reading stops with the page. So a
+search word is turned into the whole words it begins, found in ``SearchTerm`` by a B-tree range,
+and searched as "refund OR refunds OR refunded". A word that begins more than ``MAX_EXPANSION``
+indexed words (two or three letters, mostly) falls back to the database's prefix match: right, and
+slower. Words are never removed from ``SearchTerm``: one nobody uses any more costs a row.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+
+from django.db import connection
+from django.db.models import QuerySet
+
+from herald.conversations.models import Conversation, SearchTerm
+
+MAX_SEARCH_TEXT = 20_000  # characters of words kept per conversation
+HEAD_CHARS = 2000  # of which the start (subject, customer, campaign) is always kept
+MAX_WORD_LENGTH = 64  # longer "words" (encoded data, hashes) are not indexed
+MAX_SEARCH_WORDS = 8
+MAX_EXPANSION = 256  # whole words a search word may stand for before the native prefix match
+
+_WORD = re.compile(r"[^\W_]+")  # letters and digits: what FTS5's unicode61 and PostgreSQL split on
+
+
+def fold(text: str) -> str:
+    """Lower case without accents: "Héloïse" → "heloise"."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def words_of(text: str) -> list[str]:
+    """The indexable words of ``text``, folded, in order (repeats kept)."""
+    return [w for w in _WORD.findall(fold(text)) if len(w) <= MAX_WORD_LENGTH]
+
+
+def index_text(previous: str, *parts: str) -> str:
+    """A conversation's ``search_text``: ``previous`` followed by the words of ``parts``, whose new
+    words are remembered in ``SearchTerm``. Past ``MAX_SEARCH_TEXT`` the start and the newest text
+    are kept."""
+    added = words_of(" ".join(p for p in parts if p))
+    remember(added)
+    text = " ".join([previous, *added]) if previous else " ".join(added)
+    if len(text) > MAX_SEARCH_TEXT:
+        text = text[:HEAD_CHARS] + " " + text[-(MAX_SEARCH_TEXT - HEAD_CHARS - 1) :]
+    return text
+
+
+def remember(words: Iterable[str]) -> None:
+    """Adds the words not yet known to ``SearchTerm`` (one INSERT, known ones ignored)."""
+    distinct = set(words)
+    if distinct:
+        SearchTerm.objects.bulk_create(
+            [SearchTerm(term=w) for w in sorted(distinct)], ignore_conflicts=True, batch_size=500
+        )
+
+
+def query_words(text: str) -> list[str]:
+    """The words of a search box, as indexed, at most ``MAX_SEARCH_WORDS``."""
+    return words_of(text)[:MAX_SEARCH_WORDS]
+
+
+def expansion(word: str) -> list[str] | None:
+    """The indexed words that ``word`` begins (itself included when indexed), or None when there
+    are more than ``MAX_EXPANSION``."""
+    terms = SearchTerm.objects.order_by("term").values_list("term", flat=True)
+    if connection.vendor == "postgresql":  # LIKE 'w%' walks the varchar_pattern_ops index
+        terms = terms.filter(term__startswith=word)
+    else:  # SQLite compares code points, as Python does: a range walks the primary key
+        terms = terms.filter(term__gte=word, term__lt=word + "\U0010ffff")
+    found = list(terms[: MAX_EXPANSION + 1])
+    return None if len(found) > MAX_EXPANSION else found
+
+
+def match_expression(words: list[str]) -> str | None:
+    """The full-text query for ``words`` in this database's syntax (every word required, each as
+    the words it begins), or None when a word begins no indexed word: nothing can match."""
+    parts = []
+    for word in words:
+        terms = expansion(word)
+        if terms == []:
+            return None
+        if connection.vendor == "postgresql":
+            # to_tsquery: words are letters and digits only (words_of), so no quoting is needed.
+            part = f"{word}:*" if terms is None else "|".join(terms)
+        else:
+            part = f'"{word}"*' if terms is None else " OR ".join(f'"{t}"' for t in terms)
+        parts.append(f"({part})")
+    return " & ".join(parts) if connection.vendor == "postgresql" else " AND ".join(parts)
+
+
+def matching_ids(expression: str, before: int | None, limit: int) -> list[int]:
+    """Ids of the conversations matching ``expression`` (``match_expression``), newest first,
+    below ``before``: read from the full-text index in its own order, never sorted."""
+    # Only constant SQL is joined here: the expression and bounds travel as parameters.
+    below = "" if before is None else " AND {column} < %s"
+    params: list[str | int] = [expression]
+    if connection.vendor == "sqlite":
+        bound = below.format(column="rowid")
+        sql = f"SELECT rowid FROM conversation_search WHERE conversation_search MATCH %s{bound} ORDER BY rowid DESC LIMIT %s"  # noqa: E501, S608
+    else:
+        bound = below.format(column="id")
+        sql = f"SELECT id FROM conversations_conversation WHERE search_vector @@ to_tsquery('simple', %s){bound} ORDER BY id DESC LIMIT %s"  # noqa: E501, S608
+    if before is not None:
+        params.append(before)
+    params.append(limit)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]
+
+
+def filter_matching(rows: QuerySet[Conversation], expression: str) -> QuerySet[Conversation]:
+    """The conversations among ``rows`` matching ``expression`` (``match_expression``)."""
+    if connection.vendor == "sqlite":
+        where = (
+            "conversations_conversation.id IN "
+            "(SELECT rowid FROM conversation_search WHERE conversation_search MATCH %s)"
+        )
+    else:
+        where = "search_vector @@ to_tsquery('simple', %s)"
+    # Constant SQL; the expression travels as a parameter.
+    return rows.extra(where=[where], params=[expression])  # noqa: S610
