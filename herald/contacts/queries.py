@@ -84,6 +84,13 @@ def suppressions_for(emails: Iterable[str]) -> dict[str, Suppression]:
     return found
 
 
+def suppression_reason(entry: Suppression) -> str:
+    """A skipped delivery's reason, as the launch writes it: "suppressed: unsubscribed"."""
+    if entry.is_domain:
+        return f"suppressed domain: {entry.reason}"
+    return f"suppressed: {entry.reason}"
+
+
 def prefix(field: str, text: str) -> Q:
     """``field`` starts with ``text`` (already lower case), in the form the index can serve.
 

@@ -41,7 +41,7 @@ import sys
 import threading
 import time
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
@@ -69,6 +69,7 @@ from herald.campaigns.queries import (
     write_attempts,
 )
 from herald.contacts.models import Suppression, SuppressionReason, SuppressionSource
+from herald.contacts.queries import suppression_reason, suppressions_for
 from herald.dialer import pacing
 from herald.dialer.dkim import DkimSigner
 from herald.dialer.queries import reserve_slots, to_us
@@ -139,15 +140,22 @@ class _Sending:
 class _Chunk:
     """One claimed batch of a campaign: the deliveries rendered and their messages, the ones
     the template failed for, and once paced, the envelopes for the transport (the first
-    ``len(envelopes)`` of ``ready``; the others were given back for want of a slot)."""
+    ``len(envelopes)`` of ``ready``; the others were given back for want of a slot), and the
+    ones skipped because their address was suppressed since the launch."""
 
-    __slots__ = ("envelopes", "messages", "ready", "unrenderable")
+    __slots__ = ("envelopes", "messages", "ready", "suppressed", "unrenderable")
 
     def __init__(self) -> None:
         self.ready: list[Claimed] = []
         self.messages: list[bytes] = []
         self.unrenderable: list[tuple[Claimed, str]] = []
+        self.suppressed: list[tuple[Claimed, str]] = []
         self.envelopes: list[Envelope] = []
+
+    @property
+    def settled(self) -> bool:
+        """Whether some deliveries end here without being sent (to record even if none goes)."""
+        return bool(self.unrenderable or self.suppressed)
 
 
 class Dialer:
@@ -283,7 +291,14 @@ class Dialer:
             if not claimed:
                 return None, False
         chunk = _Chunk()
+        # Suppressed since the launch (an unsubscribe, an opt-out, a bounce elsewhere, a
+        # manager's entry): one indexed lookup per chunk, and the next message honours it.
+        blocked = suppressions_for(delivery.email for delivery, _ in claimed)
         for delivery, variables in claimed:
+            entry = blocked.get(delivery.email.lower())
+            if entry is not None:
+                chunk.suppressed.append((delivery, suppression_reason(entry)))
+                continue
             try:
                 if variables is None:
                     raise RenderError("the contact was deleted")
@@ -312,7 +327,7 @@ class Dialer:
         if paused:  # due again at once: it waits while the campaign is paused
             release(chunk.ready, now)
             chunk.ready = []
-            if chunk.unrenderable:
+            if chunk.settled:
                 self._record(campaign, chunk, [])
             return None, None, True
         # Slots only now, just before the chunk goes: reserved earlier, some would pass while
@@ -320,7 +335,7 @@ class Dialer:
         paced = self._pace(sending, chunk, now)
         if chunk.envelopes:
             return chunk, self._send_async(transport, chunk.envelopes), paced
-        if chunk.unrenderable:
+        if chunk.settled:
             self._record(campaign, chunk, [])
         return None, None, paced
 
@@ -359,6 +374,7 @@ class Dialer:
             list(zip(chunk.ready, outcomes, strict=True)),
             chunk.unrenderable,
             timezone.now(),
+            suppressed=chunk.suppressed,
         )
 
     def _limits(self, campaign: Campaign) -> dict[str, list[pacing.Limit]]:
@@ -555,9 +571,12 @@ def record_outcomes(
     results: list[tuple[Claimed, Outcome]],
     unrenderable: list[tuple[Claimed, str]],
     now: dt.datetime,
+    *,
+    suppressed: Sequence[tuple[Claimed, str]] = (),
 ) -> None:
-    """Writes each delivery's new state and its Event, suppressions for hard bounces, and the
-    list statuses of the campaign's mapping, in one transaction."""
+    """Writes each delivery's new state and its Event (``suppressed`` ones skipped with their
+    reason), suppressions for hard bounces, and the list statuses of the campaign's mapping, in
+    one transaction."""
     rows: list[Attempt] = []
     bounced: list[Suppression] = []
     by_outcome: dict[str, list[int]] = collections.defaultdict(list)
@@ -622,23 +641,9 @@ def record_outcomes(
                 {"stage": outcome.stage, "attempt": attempts},
             )
         )
-    for delivery, reason in unrenderable:
-        rows.append(
-            Attempt(
-                delivery.id,
-                DeliveryState.FAILED,
-                reason[:300],
-                None,
-                delivery.attempts,
-                delivery.first_attempt_at,
-                None,
-                None,
-                "",
-                EventKind.FAILED,
-                reason[:1000],
-            )
-        )
-        by_outcome["failed"].append(delivery.contact_id)
+    rows.extend(_unsent(d, DeliveryState.FAILED, EventKind.FAILED, r) for d, r in unrenderable)
+    by_outcome["failed"].extend(d.contact_id for d, _ in unrenderable)
+    rows.extend(_unsent(d, DeliveryState.SKIPPED, EventKind.SKIPPED, r) for d, r in suppressed)
     if not (bounced or campaign.status_map or any(r.state == DeliveryState.DEFERRED for r in rows)):
         # Nearly every batch: the deliveries and their events, in one transaction of their own
         # (on PostgreSQL one statement when all were sent: no BEGIN/COMMIT round trips).
@@ -659,6 +664,23 @@ def record_outcomes(
         if campaign.status_map:
             for outcome_name, contact_ids in by_outcome.items():
                 campaign_actions.apply_status_map(campaign, outcome_name, contact_ids)
+
+
+def _unsent(delivery: Claimed, state: str, kind: str, reason: str) -> Attempt:
+    """The row of a delivery that ends without an attempt: failed or skipped, with why."""
+    return Attempt(
+        delivery.id,
+        state,
+        reason[:300],
+        None,
+        delivery.attempts,
+        delivery.first_attempt_at,
+        None,
+        None,
+        "",
+        kind,
+        reason[:1000],
+    )
 
 
 _local = threading.local()

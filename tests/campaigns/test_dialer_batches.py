@@ -181,3 +181,32 @@ def test_a_pause_during_a_step_stops_the_next_chunk(make_campaign, settings, mon
     assert len(outbox.sent) == 2
     assert Delivery.objects.filter(state="sent").count() == 2
     assert Delivery.objects.filter(state="queued").count() == 4
+
+
+def test_an_address_or_domain_suppressed_after_start_is_never_sent_and_says_why(
+    make_campaign, smtp
+):
+    from herald.contacts.actions import do_add_suppression
+    from herald.contacts.models import SuppressionReason
+
+    people = make_list(
+        "People", ["ann@example.com", "Bob@Example.com", "cy@gone.example", "dee@example.com"]
+    )
+    campaign = make_campaign([people])
+    actions.do_start_campaign(ACTOR, campaign)
+    # After Start: an unsubscribe (any case), a manager's whole domain.
+    do_add_suppression(ACTOR, "bob@example.com", reason=SuppressionReason.UNSUBSCRIBED)
+    do_add_suppression(ACTOR, "@gone.example")
+    drain()
+    received = {rcpt for m in smtp.received for rcpt in m.rcpt_tos}
+    assert received == {"ann@example.com", "dee@example.com"}
+    skipped = dict(
+        Delivery.objects.filter(campaign=campaign, state="skipped").values_list("email", "reason")
+    )
+    assert skipped == {
+        "Bob@example.com": "suppressed: unsubscribed",
+        "cy@gone.example": "suppressed domain: manual",
+    }
+    assert Event.objects.filter(campaign=campaign, kind="skipped").count() == 2
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.COMPLETED
