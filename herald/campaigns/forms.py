@@ -111,6 +111,10 @@ class CampaignForm(forms.ModelForm):
             _("Safety"),
             ("failure_percent", "failure_window", "max_retry_hours"),
         ),
+        (
+            _("Tracking and recipient pages"),
+            ("track_opens", "track_clicks", "optout_template", "thank_you_text"),
+        ),
     )
 
     class Meta:
@@ -135,11 +139,14 @@ class CampaignForm(forms.ModelForm):
         mailbox.queryset = Mailbox.objects.order_by("name")
         template = cast(forms.ModelChoiceField, self.fields["template"])
         template.queryset = Template.objects.order_by("name")
+        optout = cast(forms.ModelChoiceField, self.fields["optout_template"])
+        optout.queryset = Template.objects.order_by("name")
         # The live recipient count follows these two.
         for name in ("lists", "addresses"):
             self.fields[name].widget.attrs["data-recipients"] = "1"
 
     def sections(self) -> list[tuple[str, list[forms.BoundField]]]:
+        """Every field of the form, grouped: a field left out of the page would be saved empty."""
         groups = [(str(title), [self[name] for name in names]) for title, names in self.SECTIONS]
         outcomes = [self[f"status_{outcome}"] for outcome in STATUS_MAP_OUTCOMES]
         return [*groups, (str(_("Status mapping")), outcomes)]

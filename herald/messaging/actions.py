@@ -120,6 +120,16 @@ def _store(
     before = {} if is_new else fields_of(template)
     for name, value in fields.items():
         setattr(template, name, value)
+    current = template.current_version
+    unchanged = (
+        current is not None
+        and restored_from is None
+        and fields_of(template) == before
+        and (current.compiled_subject, current.compiled_html, current.compiled_text)
+        == (prepared.subject, prepared.html, prepared.text)
+    )
+    if unchanged and current is not None:  # saved as it was, signature too: no new version
+        return Saved(template, current, prepared.report)
     template.updated_at = timezone.now()
     template.save()
     last = template.versions.aggregate(n=Max("number"))["n"] or 0

@@ -294,3 +294,31 @@ def test_an_unpaced_campaign_is_estimated_at_the_pace_of_its_last_minute(make_ca
     outlook = queries.outlook(campaign, queries.progress(campaign.pk), now)
     assert outlook.per_second == pytest.approx(0.1)
     assert outlook.eta == now + dt.timedelta(seconds=30)
+
+
+def test_saving_the_campaign_form_unchanged_changes_nothing(mike, client_for, make_campaign):
+    from tests.forms import submitted
+
+    optout = _template("Opt-out confirmation")
+    campaign = make_campaign(
+        [make_list("People", ["ann@example.com"])],
+        track_opens=True,
+        track_clicks=False,
+        optout_template=optout,
+        thank_you_text="Thanks for rating us!",
+        windows=[{"days": [0, 1], "start": "09:00", "end": "12:00"}],
+        rate_count=30,
+        rate_unit="minute",
+        status_map={"sent": "mailed"},
+    )
+    before = actions._audited(campaign)
+    client = client_for(mike)
+    url = f"/campaigns/{campaign.pk}/edit/"
+    form = submitted(client.get(url).content.decode(), having="name")
+    assert "track_opens" in form  # shown, checked
+    response = client.post(url, form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    campaign = Campaign.objects.get(pk=campaign.pk)
+    assert actions._audited(campaign) == before
+    assert campaign.track_opens
+    assert not campaign.track_clicks
