@@ -12,9 +12,10 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from ninja import Router, Schema, Status
+from ninja import Router, Status
 
 from herald.api import auth
+from herald.api.schemas import Input
 from herald.audit.actors import Actor
 from herald.campaigns import actions, queries
 from herald.campaigns.actions import EDITABLE_FIELDS
@@ -32,7 +33,7 @@ from herald.messaging.models import Template
 router = Router(tags=["campaigns"])
 
 
-class CampaignIn(Schema):
+class CampaignIn(Input):
     name: str | None = None
     mailbox_id: int | None = None
     template_id: int | None = None
@@ -56,9 +57,13 @@ class CampaignIn(Schema):
     failure_percent: int | None = None
     failure_window: int | None = None
     max_retry_hours: int | None = None
+    track_opens: bool | None = None
+    track_clicks: bool | None = None
+    optout_template_id: int | None = None
+    thank_you_text: str | None = None
 
 
-class PauseIn(Schema):
+class PauseIn(Input):
     reason: str = ""
 
 
@@ -70,17 +75,20 @@ NULLABLE = {
     "wait_seconds",
     "daily_cap",
     "warmup_per_hour",
+    "optout_template_id",
 }
+# Relations: given by id in the API.
+RELATED = {"mailbox": Mailbox, "template": Template, "optout_template": Template}
 
 
 def _out(campaign: Campaign, *, with_progress: bool = False) -> dict[str, Any]:
     values: dict[str, Any] = {"id": campaign.pk}
     for name in EDITABLE_FIELDS:
-        if name not in ("mailbox", "template"):
+        if name in RELATED:
+            values[f"{name}_id"] = getattr(campaign, f"{name}_id")
+        else:
             values[name] = getattr(campaign, name)
     values.update(
-        mailbox_id=campaign.mailbox_id,
-        template_id=campaign.template_id,
         list_ids=sorted(campaign.lists.values_list("id", flat=True)),
         windows_text=windows_text(campaign.windows),
         recurrence_text=recurrence_text(campaign.recurrence),
@@ -119,10 +127,15 @@ def _save(request: HttpRequest, campaign: Campaign | None, payload: CampaignIn) 
         for name in EDITABLE_FIELDS
         if name in data and (data[name] is not None or name in NULLABLE)
     }
-    if data.get("mailbox_id") is not None:
-        fields["mailbox"] = get_object_or_404(Mailbox, pk=data["mailbox_id"])
-    if data.get("template_id") is not None:
-        fields["template"] = get_object_or_404(Template, pk=data["template_id"])
+    for name, model in RELATED.items():
+        key = f"{name}_id"
+        if data.get(key) is not None:
+            found = model._default_manager.filter(pk=data[key]).first()
+            if found is None:
+                raise ValidationError({key: [f"no {model._meta.verbose_name} with id {data[key]}"]})
+            fields[name] = found
+        elif key in data and key in NULLABLE:
+            fields[name] = None
     lists = None
     if data.get("list_ids") is not None:
         lists = list(ContactList.objects.filter(pk__in=data["list_ids"]))

@@ -14,6 +14,7 @@ from ninja.errors import HttpError
 from ninja.files import UploadedFile
 
 from herald.api import auth
+from herald.api.schemas import Input
 from herald.audit.actors import Actor
 from herald.contacts import actions, queries
 from herald.contacts.csvfile import FileRefused
@@ -29,13 +30,13 @@ from herald.contacts.models import (
 router = Router(tags=["contacts"])
 
 
-class ListIn(Schema):
+class ListIn(Input):
     name: str
     description: str = ""
     channel: str = "email"
 
 
-class ListPatch(Schema):
+class ListPatch(Input):
     name: str | None = None
     description: str | None = None
 
@@ -48,7 +49,7 @@ class ListOut(Schema):
     members: int
 
 
-class ContactIn(Schema):
+class ContactIn(Input):
     external_id: str | None = None
     first_name: str | None = None
     last_name: str | None = None
@@ -59,7 +60,7 @@ class ContactIn(Schema):
     fields: dict[str, Any] = {}
 
 
-class UpsertIn(Schema):
+class UpsertIn(Input):
     contacts: list[ContactIn]
     list_id: int | None = None
 
@@ -70,13 +71,13 @@ class UpsertOut(Schema):
     errors: list[dict[str, Any]]
 
 
-class PersonIn(Schema):
+class PersonIn(Input):
     name: str
     role: str = ""
     email: str = ""
 
 
-class PersonPatch(Schema):
+class PersonPatch(Input):
     name: str | None = None
     role: str | None = None
     email: str | None = None
@@ -90,7 +91,7 @@ class PersonOut(Schema):
     email: str
 
 
-class SuppressionIn(Schema):
+class SuppressionIn(Input):
     value: str
     reason: str = "manual"
     note: str = ""

@@ -17,12 +17,13 @@ from typing import Any, Literal
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
-from ninja import Router, Schema, Status
+from ninja import Router, Status
 from ninja.errors import HttpError
 
 from herald.accounts.access import current_user
 from herald.accounts.models import User
 from herald.api import auth
+from herald.api.schemas import Input
 from herald.audit.actors import Actor
 from herald.contacts.models import Contact
 from herald.conversations import actions, compose, queries
@@ -42,13 +43,13 @@ router = Router(tags=["conversations"])
 ERRORS = {403: dict, 404: dict, 409: dict, 422: dict}
 
 
-class AttachmentIn(Schema):
+class AttachmentIn(Input):
     filename: str
     content_type: str = "application/octet-stream"
     data_base64: str
 
 
-class AnswerIn(Schema):
+class AnswerIn(Input):
     mode: Literal["reply", "reply_all", "forward", "note"] = "reply"
     html: str = ""
     to: str = ""
@@ -57,26 +58,26 @@ class AnswerIn(Schema):
     attachments: list[AttachmentIn] = []
 
 
-class AssignIn(Schema):
+class AssignIn(Input):
     agent_id: int | None = None
 
 
-class StatusIn(Schema):
+class StatusIn(Input):
     status: Literal["open", "pending", "snoozed"]
     snoozed_until: dt.datetime | None = None
 
 
-class CloseIn(Schema):
+class CloseIn(Input):
     reason_id: int | None = None
     note: str = ""
 
 
-class CcIn(Schema):
+class CcIn(Input):
     cc: str = ""
     bcc: str = ""
 
 
-class NewConversationIn(Schema):
+class NewConversationIn(Input):
     mailbox_id: int
     to: str
     subject: str
@@ -85,13 +86,13 @@ class NewConversationIn(Schema):
     attachments: list[AttachmentIn] = []
 
 
-class MembersIn(Schema):
+class MembersIn(Input):
     user_ids: list[int]
     mailbox_ids: list[int]
     action: Literal["add", "remove"] = "add"
 
 
-class ReasonIn(Schema):
+class ReasonIn(Input):
     name: str
     active: bool = True
 
@@ -377,7 +378,7 @@ def set_members(request: HttpRequest, payload: MembersIn) -> dict:
     return {"changed": changed}
 
 
-class LimitIn(Schema):
+class LimitIn(Input):
     max_outbound: int | None = None
 
 

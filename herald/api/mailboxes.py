@@ -7,9 +7,10 @@ from typing import Any, Literal
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Router, Schema, Status
+from ninja import Router, Status
 
 from herald.api import auth
+from herald.api.schemas import Input
 from herald.audit.actors import Actor
 from herald.mailboxes import actions, connection
 from herald.mailboxes.actions import EDITABLE_FIELDS
@@ -22,7 +23,7 @@ Security = Literal["none", "starttls", "tls"]
 FOREIGN_KEYS = ("signature", "ack_template", "optout_template")  # given and returned as *_id
 
 
-class MailboxIn(Schema):
+class MailboxIn(Input):
     name: str | None = None
     from_address: str | None = None
     from_name: str | None = None
@@ -60,7 +61,7 @@ class MailboxIn(Schema):
     clear: list[Literal["smtp_password", "imap_password", "dkim_private_key"]] = []
 
 
-class EnabledIn(Schema):
+class EnabledIn(Input):
     enabled: bool
 
 

@@ -6,11 +6,12 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Router, Schema, Status
+from ninja import Router, Status
 from ninja.errors import HttpError
 
 from herald.accounts.models import Account
 from herald.api import auth
+from herald.api.schemas import Input
 from herald.audit.actors import Actor
 from herald.messaging import actions
 from herald.messaging.compiling import TemplateInvalidError
@@ -22,7 +23,7 @@ from herald.messaging.tasks import preview_links
 router = Router(tags=["templates"])
 
 
-class TemplateIn(Schema):
+class TemplateIn(Input):
     name: str | None = None
     campaign_id: int | None = None
     language: str | None = None
@@ -42,7 +43,7 @@ class TemplateIn(Schema):
     event_timezone: str | None = None
 
 
-class RenderIn(Schema):
+class RenderIn(Input):
     variables: dict[str, Any] = {}
 
 

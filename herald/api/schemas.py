@@ -3,8 +3,15 @@ from __future__ import annotations
 from datetime import datetime
 
 from ninja import Schema
+from pydantic import ConfigDict
 
 from herald.accounts.models import Role
+
+
+class Input(Schema):
+    """A request body: a field the operation does not take is refused (422), never ignored."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class Error(Schema):
@@ -20,7 +27,7 @@ class UserOut(Schema):
     is_active: bool
 
 
-class UserIn(Schema):
+class UserIn(Input):
     email: str
     name: str = ""
     role: Role = Role.AGENT
@@ -31,7 +38,7 @@ class UserCreated(UserOut):
     generated_password: str | None = None
 
 
-class UserPatch(Schema):
+class UserPatch(Input):
     name: str | None = None
     role: Role | None = None
     language: str | None = None
@@ -48,7 +55,7 @@ class AccountOut(Schema):
     anonymize_ips: bool
 
 
-class AccountPatch(Schema):
+class AccountPatch(Input):
     company_name: str | None = None
     address: str | None = None
     email: str | None = None
@@ -68,7 +75,7 @@ class TokenOut(Schema):
     revoked_at: datetime | None
 
 
-class TokenIn(Schema):
+class TokenIn(Input):
     name: str
     user_id: int | None = None
 

@@ -117,3 +117,38 @@ def test_bad_input_is_refused_by_field(mike, api_for, mailbox):
         content_type="application/json",
     )
     assert unknown_list.json()["detail"] == {"list_ids": ["no contact list with id 999"]}
+
+
+def test_tracking_and_the_opt_out_email_are_set_by_the_api_and_an_unknown_field_is_refused(
+    mike, api_for, mailbox
+):
+    client = api_for(mike)
+    optout = do_save_template(ACTOR, None, name="Bye", subject="Bye", html="<p>Bye</p>").template
+    created = client.post(
+        "/api/v1/campaigns",
+        {
+            "name": "Quiet",
+            "mailbox_id": mailbox.pk,
+            "template_id": _template(),
+            "track_opens": False,
+            "optout_template_id": optout.pk,
+            "thank_you_text": "Merci !",
+        },
+        content_type="application/json",
+    )
+    assert created.status_code == 201, created.json()
+    body = created.json()
+    assert (body["track_opens"], body["track_clicks"]) == (False, True)
+    assert (body["optout_template_id"], body["thank_you_text"]) == (optout.pk, "Merci !")
+    url = f"/api/v1/campaigns/{body['id']}"
+    assert client.get("/api/v1/campaigns").status_code == 200  # was a 500 with an opt-out email
+
+    typo = client.patch(url, {"track_open": True}, content_type="application/json")
+    assert typo.status_code == 422
+    assert "track_open" in str(typo.json())
+    unchanged = client.patch(url, {"name": "Quiet"}, content_type="application/json").json()
+    assert (unchanged["track_opens"], unchanged["optout_template_id"]) == (False, optout.pk)
+    missing = client.patch(url, {"optout_template_id": 99999}, content_type="application/json")
+    assert missing.status_code == 422
+    cleared = client.patch(url, {"optout_template_id": None}, content_type="application/json")
+    assert cleared.json()["optout_template_id"] is None
