@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
+from django.utils.http import content_disposition_header
 from ninja import Router, Status
 from ninja.errors import HttpError
 
@@ -323,7 +324,7 @@ def download_attachment(request: HttpRequest, part_id: int) -> HttpResponse:
         raise HttpError(404, "this attachment was over the size limit: it was not kept")
     response = HttpResponse(bytes(part.data), content_type="application/octet-stream")
     name = "".join(c for c in part.filename if c not in '"\r\n\\') or "attachment"
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=name)
     return response
 
 

@@ -10,7 +10,6 @@ up front, since Django's bulk_create would cost more than the whole budget of a 
 
 from __future__ import annotations
 
-import csv
 import gc
 import logging
 import uuid
@@ -55,6 +54,7 @@ from herald.contacts.rows import (
     row_contact,
     row_fields,
 )
+from herald.core.spreadsheet import SafeWriter
 from herald.env import env_bool, env_int
 
 logger = logging.getLogger(__name__)
@@ -325,7 +325,7 @@ def write_report(job: ImportJob) -> Path:
 
 
 def write_rejections_csv(f: Any, job: ImportJob) -> None:
-    writer = csv.writer(f)
+    writer = SafeWriter(f)
     writer.writerow(["line", "reason", "detail", "raw"])
     rows = ImportRejection.objects.filter(job=job).order_by("line")
     for line, reason, detail, raw in rows.values_list("line", "reason", "detail", "raw").iterator(

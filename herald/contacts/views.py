@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Max
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -35,6 +35,7 @@ from herald.contacts.models import (
     SuppressionReason,
 )
 from herald.contacts.rows import TARGETS
+from herald.core.spreadsheet import Lines, SafeWriter
 
 
 def _errors(exc: ValidationError) -> str:
@@ -227,12 +228,8 @@ def import_report(request: HttpRequest, job_id: int) -> HttpResponse:
 def export(request: HttpRequest, list_id: int) -> HttpResponse:
     contact_list = get_object_or_404(ContactList, pk=list_id)
 
-    class Echo:
-        def write(self, value: str) -> str:
-            return value
-
     def rows() -> Iterator[str]:
-        out = csv.writer(Echo())
+        out = SafeWriter(Lines())
         members = (
             ListMember.objects.filter(contact_list=contact_list)
             .select_related("contact")
@@ -248,7 +245,9 @@ def export(request: HttpRequest, list_id: int) -> HttpResponse:
             yield out.writerow([member.status, *[variables.get(n, "") for n in names]])
 
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{contact_list.name}.csv"'
+    response["Content-Disposition"] = content_disposition_header(
+        as_attachment=True, filename=f"{contact_list.name}.csv"
+    )
     return response  # type: ignore[return-value]  # streamed: the list may be large
 
 

@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.html import escape
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -482,7 +483,7 @@ def attachment(request: HttpRequest, part_id: int) -> HttpResponse:
     # stranger must not run as Herald.
     response = HttpResponse(bytes(part.data), content_type="application/octet-stream")
     name = "".join(c for c in part.filename if c not in '"\r\n\\') or "attachment"
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=name)
     return response
 
 

@@ -17,7 +17,6 @@ A token Herald did not make, or of a delivery that no longer exists, gets 404 ev
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import zoneinfo
 from collections.abc import Iterator
@@ -48,6 +47,7 @@ from herald.campaigns import tokens, windows
 from herald.campaigns.models import Campaign, Delivery
 from herald.campaigns.queries import progress
 from herald.contacts.models import Contact
+from herald.core.spreadsheet import Lines, SafeWriter
 from herald.tracking import chart, queries, recording
 from herald.tracking.actions import do_unsubscribe
 from herald.tracking.models import Engagement
@@ -355,22 +355,12 @@ def _csv_rows(campaign: Campaign, filters: dict[str, str]) -> Iterator[list[str]
         ]
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _safe_cell(value: str) -> str:
-    # A cell starting with = + - @ would be run as a formula by spreadsheet programs.
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 @role_required(Role.MANAGER)
 def people_csv(request: HttpRequest, campaign_id: int) -> HttpResponse:
     campaign = _campaign(campaign_id)
     filters = _filters(request)
-    writer = csv.writer(_Echo())
-    rows = (writer.writerow([_safe_cell(v) for v in row]) for row in _csv_rows(campaign, filters))
+    writer = SafeWriter(Lines())
+    rows = (writer.writerow(row) for row in _csv_rows(campaign, filters))
     response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
     name = f"campaign-{campaign.pk}-{filters['what']}-{filters['who']}.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'

@@ -213,3 +213,31 @@ def test_the_api_imports_a_file_and_reports_its_rejected_rows(
     assert done["status"] == "done"
     assert done["rejected"] == 4
     assert {r["line"] for r in done["rejections"]} == {3, 4, 5, 7}
+
+
+def test_exports_write_formula_like_cells_as_text_and_any_list_name_as_a_file_name(
+    run_import, client_for, mike, tmp_path
+):
+    import csv
+    import io
+
+    upload = tmp_path / "hostile.csv"
+    upload.write_text(
+        "email,first_name,city\n"
+        'ann@example.com,"=HYPERLINK(""http://evil.example"")",+33 Paris\n'
+        "=2+5,@SUM(A1),-2\n"
+    )
+    job = run_import(upload, list_name='Q4 "VIP"\r\nX-Injected: 1')
+    client = client_for(mike)
+    response = client.get(f"/contacts/lists/{job.contact_list_id}/export.csv")
+    assert "X-Injected" not in response.headers
+    assert "attachment" in response["Content-Disposition"]
+    exported = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    header, row = exported[0], exported[1]
+    assert row[header.index("first_name")] == '\'=HYPERLINK("http://evil.example")'
+    assert row[header.index("city")] == "'+33 Paris"
+    report = client.get(f"/contacts/imports/{job.pk}/rejected.csv")
+    rejected = list(csv.reader(io.StringIO(b"".join(report).decode())))
+    assert len(rejected) == 2
+    assert rejected[1][3] == "'=2+5,@SUM(A1),-2"  # the raw line, as text
+    assert not any(cell.startswith(("=", "+", "-", "@")) for cell in rejected[1])
