@@ -25,6 +25,7 @@ parts) and goes through the hook when one is given.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -210,8 +211,22 @@ class RenderedMessage:
     warnings: tuple[str, ...] = field(default=())
 
 
-def _identity_link(index: int, url: str) -> str:
+# Schemes a link in an email is never sent with: they run code or carry a document of their own.
+_UNSAFE_SCHEMES = ("javascript:", "vbscript:", "data:", "file:")
+_IGNORED_IN_SCHEME = re.compile(r"[\x00-\x20\x7f]+")  # browsers skip these: "java\tscript:"
+
+
+def _checked(url: str) -> str:
+    """``url`` if a link may point there; a ValueError (this contact fails, saying why) when a
+    variable made it a script or data link."""
+    if _IGNORED_IN_SCHEME.sub("", url[:40]).lower().startswith(_UNSAFE_SCHEMES):
+        scheme = url.strip().split(":", 1)[0][:20]
+        raise ValueError(f"a link became a {scheme}: address, which Herald never sends")
     return url
+
+
+def _identity_link(index: int, url: str) -> str:
+    return _checked(url)
 
 
 def _link_function(rewrite_link: Callable[[int, str], str] | None) -> Callable[[int, str], str]:
@@ -224,6 +239,7 @@ def _link_function(rewrite_link: Callable[[int, str], str] | None) -> Callable[[
         key = (index, url)
         rewritten = done.get(key)
         if rewritten is None:
+            _checked(url)
             # Only web links are tracked: mailto:, tel: and the like reach the mail program as is.
             is_web = url.startswith(("https://", "http://"))
             rewritten = done[key] = rewrite_link(index, url) if is_web else url

@@ -222,3 +222,28 @@ def test_a_written_text_part_is_used_and_its_links_are_tracked_too():
     )
     message = render(template, {}, ACCOUNT, LINKS, rewrite_link=lambda i, u: f"T{i}")
     assert message.text == "Hi there, help: T0"
+
+
+@pytest.mark.parametrize(
+    "site",
+    [
+        "javascript:alert(document.cookie)",
+        "  JaVa\tScRiPt:alert(1)",
+        "java\nscript:alert(1)",
+        "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==",
+        "vbscript:msgbox(1)",
+    ],
+)
+@pytest.mark.parametrize("tracked", [True, False])
+def test_a_contact_field_used_as_a_link_never_makes_a_script_or_data_link(site, tracked):
+    template = compiled(
+        '<p><a href="${site}">Our site</a> <a href="https://acme.example/">Acme</a></p>'
+    )
+    rewrite = (lambda i, u: f"https://t.example/{i}") if tracked else None
+    with pytest.raises(RenderError) as failure:
+        render(template, {"site": site}, ACCOUNT, LINKS, rewrite_link=rewrite)
+    assert "a link became a" in failure.value.reason
+    fine = render(template, {"site": "https://ok.example/"}, ACCOUNT, LINKS, rewrite_link=rewrite)
+    assert ("https://t.example/0" if tracked else "https://ok.example/") in fine.html
+    mail = render(template, {"site": "mailto:help@acme.example"}, ACCOUNT, LINKS)
+    assert 'href="mailto:help@acme.example"' in mail.html
