@@ -101,7 +101,7 @@ _PART_CALENDAR = (
     b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
 )
 _PART_INVITE = (
-    b'Content-Type: text/calendar; method="REQUEST"\r\n'
+    b'Content-Type: text/calendar; charset="utf-8"; method="REQUEST"\r\n'
     b"Content-Transfer-Encoding: base64\r\n"
     b'Content-Disposition: attachment; filename="invite.ics"\r\n\r\n'
 )

@@ -144,6 +144,7 @@ def test_the_mime_message_has_text_html_invitation_and_attachments():
     ]
     calendars = [p for p in parsed.walk() if p.get_content_type() == "text/calendar"]
     assert all(p.get_param("method") == "REQUEST" for p in calendars)
+    assert all(p.get_content_charset() == "utf-8" for p in calendars)  # names like "Zoë"
     assert parsed.get_body(("plain",)).get_content().replace("\r\n", "\n") == "Hi Zoë\n"
     (pdf,) = [p for p in parsed.iter_attachments() if p.get_filename() == "terms.pdf"]
     assert pdf.get_content() == b"%PDF-1.4 test"
