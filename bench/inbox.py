@@ -142,7 +142,7 @@ MESSAGE_COLUMNS = (
 
 def _rows(n: int, setup: dict[str, Any], rng: random.Random, terms: set[str]) -> Any:
     """Each conversation and its messages; the words they are searched by go to ``terms``."""
-    from herald.conversations.search import words_of
+    from herald.conversations.search import mailbox_word, words_of
 
     now = dt.datetime.now(dt.UTC)
     span = dt.timedelta(days=365)
@@ -205,7 +205,7 @@ def _rows(n: int, setup: dict[str, Any], rng: random.Random, terms: set[str]) ->
         name = f"{firsts[contact % len(firsts)]} {lasts[contact % len(lasts)]}{contact}"
         words = words_of(" ".join([subject, name, email, *texts]))
         terms.update(words)
-        search = " ".join(words)
+        search = " ".join([mailbox_word(mailbox), *words])
         conversation = (
             i,
             mailbox,

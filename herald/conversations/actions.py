@@ -45,7 +45,7 @@ from herald.conversations.models import (
     SendState,
     WrapUpReason,
 )
-from herald.conversations.search import index_text
+from herald.conversations.search import index_text, new_index_text
 from herald.inbound.content import Content
 from herald.mailboxes.models import DeskMode, Mailbox
 
@@ -150,8 +150,8 @@ def open_conversation(
                 created_at=at,
                 last_message_at=at,
                 previous_id=previous,
-                search_text=index_text(
-                    "", subject, contact_words(contact), _campaign_name(delivery)
+                search_text=new_index_text(
+                    mailbox.pk, subject, contact_words(contact), _campaign_name(delivery)
                 ),
             )
     except IntegrityError:
@@ -954,7 +954,7 @@ def do_start_conversation(
                 previous=Conversation.objects.filter(mailbox=mailbox, contact=contact)
                 .order_by("-id")
                 .first(),
-                search_text=index_text("", subject, contact_words(contact)),
+                search_text=new_index_text(mailbox.pk, subject, contact_words(contact)),
             )
     except IntegrityError:
         raise _already_active(Conversation(mailbox=mailbox, contact=contact)) from None

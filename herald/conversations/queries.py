@@ -154,7 +154,8 @@ def inbox_page(user: User, flt: InboxFilter, page: int = 1) -> list[Conversation
     if not flt.search.strip():
         return _view_page(user, flt, page)
     words = search.query_words(flt.search)
-    expression = search.match_expression(words) if words else None
+    mailboxes = [flt.mailbox_id] if flt.mailbox_id else mailbox_ids_of(user)
+    expression = search.match_expression(words, mailboxes) if words else None
     if expression is None:
         return []
     rows = _filtered(user, flt)

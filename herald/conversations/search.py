@@ -47,6 +47,18 @@ def words_of(text: str) -> list[str]:
     return [w for w in _WORD.findall(fold(text)) if len(w) <= MAX_WORD_LENGTH]
 
 
+def mailbox_word(mailbox_id: int) -> str:
+    """The word that puts a conversation's mailbox in its ``search_text``: an agent's search asks
+    the full-text index for their mailboxes' conversations only (``match_expression``), instead
+    of reading past every other mailbox's. Never in ``SearchTerm``: a search never expands to it."""
+    return f"zzmailbox{mailbox_id}"
+
+
+def new_index_text(mailbox_id: int, *parts: str) -> str:
+    """A new conversation's ``search_text``: its mailbox's word, then the words of ``parts``."""
+    return index_text(mailbox_word(mailbox_id), *parts)
+
+
 def index_text(previous: str, *parts: str) -> str:
     """A conversation's ``search_text``: ``previous`` followed by the words of ``parts``, whose new
     words are remembered in ``SearchTerm``. Past ``MAX_SEARCH_TEXT`` the start and the newest text
@@ -85,10 +97,17 @@ def expansion(word: str) -> list[str] | None:
     return None if len(found) > MAX_EXPANSION else found
 
 
-def match_expression(words: list[str]) -> str | None:
+def match_expression(words: list[str], mailbox_ids: Iterable[int] | None = None) -> str | None:
     """The full-text query for ``words`` in this database's syntax (every word required, each as
-    the words it begins), or None when a word begins no indexed word: nothing can match."""
+    the words it begins; in one of ``mailbox_ids`` when given), or None when a word begins no
+    indexed word: nothing can match."""
     parts = []
+    if mailbox_ids is not None:
+        boxes = [mailbox_word(m) for m in sorted(set(mailbox_ids))]
+        if not boxes:
+            return None
+        joined = "|".join(boxes) if connection.vendor == "postgresql" else " OR ".join(boxes)
+        parts.append(f"({joined})")
     for word in words:
         terms = expansion(word)
         if terms == []:

@@ -64,7 +64,7 @@ def build_message(
             filename="invite.ics",
             params={"method": "REQUEST"},
         )
-        invite = msg.get_payload()[-1]
+        *_, invite = msg.iter_attachments()
         invite.set_param("charset", "utf-8")  # the order of the writer's header
         invite.set_param("method", "REQUEST")
     return msg

@@ -517,3 +517,18 @@ def test_an_agent_of_several_mailboxes_pages_through_them_newest_activity_first(
     assert pages[0] == ["Billing 4", "Offers 4", "Billing 3"]  # one more: a next page exists
     assert pages[1] == ["Billing 3", "Offers 3", "Billing 2"]
     assert pages[2] == ["Billing 0", "Offers 0"]
+
+
+def test_an_agents_search_reads_only_their_mailboxes_however_many_others_match(
+    desk, alice, mike, monkeypatch
+):
+    monkeypatch.setattr(queries, "SEARCH_CHUNKS", (2,))
+    monkeypatch.setattr(queries, "SEARCH_SCAN_LIMIT", 4)  # fewer than the other mailbox's matches
+    customer_mail(desk, "refund please", sender="mine@example.org", subject="Mine")
+    other = Mailbox.objects.create(name="Billing", from_address="billing@example.com")
+    for n in range(6):
+        customer_mail(other, "refund please", sender=f"o{n}@example.org", subject=f"Other {n}")
+    search = queries.InboxFilter(search="refund")
+    assert [c.subject for c in queries.inbox_page(alice, search)] == ["Mine"]
+    managers = queries.inbox_page(mike, queries.InboxFilter(search="refund", mailbox_id=desk.pk))
+    assert [c.subject for c in managers] == ["Mine"]
