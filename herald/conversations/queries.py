@@ -7,16 +7,16 @@ order (``conversation_recent``, ``conversation_mailbox``, ``conversation_assigne
 ``conversation_waiting``), stopping after one page. Counts stop at ``COUNT_CAP`` ("999+"): an
 exact count of 400,000 open conversations costs a scan and tells an agent nothing more.
 
-Search matches words (and word beginnings: "ann" finds "Annabel") of the subject, the customer's
-names and addresses, the campaign's name and every message's text, kept per conversation in
-``search_text`` and indexed by the database's own full-text index: SQLite's FTS5 table
-``conversation_search`` (kept in step by triggers) and PostgreSQL's GIN index on the stored
-``search_vector`` (migration ``0003_search_index``). Results come newest conversation first, and a
-search walks the index from the newest match down in growing chunks, checking the other filters
-(mailboxes the agent works, status, agent, dates) per chunk, and stops as soon as it has a page:
-a word found in half of a million conversations costs what a rare word costs. (Sorting every match
-by last activity instead read and sorted them all: 96 ms at 20,000 conversations, growing with
-the table.) A search that matches nothing in ``SEARCH_SCAN_LIMIT`` candidates stops there.
+An agent working several mailboxes gets each mailbox's first rows from its own index range,
+merged in Python (one query over all of them sorted every row of those mailboxes).
+
+Search (``search.py`` says what is indexed and how a word is matched) reads the database's own
+full-text index from the newest match down, restricted to the mailboxes the agent works, in
+growing chunks, checking the other filters (status, agent, dates) per chunk, and stops as soon as
+it has a page: a word found in half of a million conversations costs what a rare word costs.
+(Sorting every match by last activity instead read and sorted them all: 96 ms at 20,000
+conversations, growing with the table.) An end date starts the walk below the last conversation
+created by then. A search that finds no page in ``SEARCH_SCAN_LIMIT`` candidates stops there.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import datetime as dt
 import itertools
 from dataclasses import dataclass
 
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
@@ -55,6 +56,7 @@ SEARCH_CHUNKS = (200, 1000, 5000, 20000)  # candidates per look, growing; the la
 SEARCH_SCAN_LIMIT = 200_000  # candidates a search looks at, at most
 ANSWERING_SECONDS = 20  # "X is answering" lasts this long after their composer's last sign
 
+_NEVER = dt.datetime.min.replace(tzinfo=dt.UTC)
 VIEWS = ("mine", "unassigned", "all", "pending", "snoozed", "closed")
 
 
@@ -143,7 +145,7 @@ def inbox(user: User, flt: InboxFilter) -> QuerySet[Conversation]:
     if flt.search.strip():
         return search_rows(rows, flt.search).order_by("-id")
     if flt.order == "waiting":
-        return rows.order_by("waiting_since", "-last_message_at")
+        return rows.order_by("waiting_since", "-last_message_at", "-id")
     return rows.order_by("-last_message_at", "-id")
 
 
@@ -179,20 +181,33 @@ def inbox_page(user: User, flt: InboxFilter, page: int = 1) -> list[Conversation
 
 
 def _view_page(user: User, flt: InboxFilter, page: int) -> list[Conversation]:
-    """One page of a view (no search). An agent working several mailboxes gets each
-    mailbox's first rows from its own index range, merged here: one query over all of them would
-    sort every row of those mailboxes in the view (400,000 closed ones) to show 50. (Oldest
-    waiting first walks one index of every mailbox's waiting conversations already.)"""
+    """One page of a view (no search). An agent working several mailboxes gets each mailbox's
+    first rows from its own index range, merged here in the database's order: one query over
+    all of them would sort every row of those mailboxes in the view (400,000 closed ones)."""
     rows = inbox(user, flt)
     mailboxes = mailbox_ids_of(user)
     start, stop = (page - 1) * PAGE_SIZE, page * PAGE_SIZE + 1
-    if flt.mailbox_id or mailboxes is None or len(mailboxes) < 2 or flt.order != "recent":
+    if flt.mailbox_id or mailboxes is None or len(mailboxes) < 2 or flt.view == "mine":
         return page_of(user, rows, page)
-    merged: list[tuple[dt.datetime, int]] = []
+    merged: list[tuple[dt.datetime | None, dt.datetime, int]] = []
     for mailbox in mailboxes:
-        merged.extend(rows.filter(mailbox_id=mailbox).values_list("last_message_at", "id")[:stop])
-    merged.sort(reverse=True)
-    ids = [pk for _, pk in merged[start:stop]]
+        found = rows.filter(mailbox_id=mailbox)[:stop]
+        merged.extend(found.values_list("waiting_since", "last_message_at", "id"))
+    if flt.order == "waiting":
+        # Oldest waiting first; those not waiting where this database puts NULL in ascending
+        # order (SQLite: first, PostgreSQL: last); then newest activity.
+        nulls_first = connection.vendor == "sqlite"
+        merged.sort(
+            key=lambda r: (
+                (r[0] is None) != nulls_first,
+                r[0] or _NEVER,
+                -r[1].timestamp(),
+                -r[2],
+            )
+        )
+    else:
+        merged.sort(key=lambda r: (r[1], r[2]), reverse=True)
+    ids = [r[2] for r in merged[start:stop]]
     return page_of(user, Conversation.objects.filter(pk__in=ids).order_by(*rows.query.order_by), 1)
 
 

@@ -532,3 +532,30 @@ def test_an_agents_search_reads_only_their_mailboxes_however_many_others_match(
     assert [c.subject for c in queries.inbox_page(alice, search)] == ["Mine"]
     managers = queries.inbox_page(mike, queries.InboxFilter(search="refund", mailbox_id=desk.pk))
     assert [c.subject for c in managers] == ["Mine"]
+
+
+@pytest.mark.parametrize("order", ["recent", "waiting"])
+def test_merged_pages_of_several_mailboxes_are_the_one_query_order_cut_in_pages(
+    desk, alice, monkeypatch, order
+):
+    other = Mailbox.objects.create(name="Billing", from_address="billing@example.com")
+    actions.do_set_members(ACTOR, [alice], [other], add=True)
+    monkeypatch.setattr(queries, "PAGE_SIZE", 3)
+    start = dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
+    for n in range(7):
+        for box in (desk, other):
+            made = customer_mail(box, sender=f"c{n}@example.org", subject=f"{box.name} {n}")
+            at = start + dt.timedelta(hours=n % 4, minutes=7 * n + (1 if box == other else 0))
+            waiting = None if n % 3 == 0 else start + dt.timedelta(minutes=(5 * n) % 11)
+            Conversation.objects.filter(pk=made.pk).update(
+                last_message_at=at, waiting_since=waiting
+            )
+    flt = queries.InboxFilter(view="all", order=order)
+    whole = [c.subject for c in queries.inbox(alice, flt)]
+    assert len(whole) == 14
+    paged = []
+    for page in range(1, 6):
+        rows = [c.subject for c in queries.inbox_page(alice, flt, page)]
+        assert rows == whole[(page - 1) * 3 : page * 3 + 1]  # and one more when there is a next
+        paged.extend(rows[:3])
+    assert paged == whole
