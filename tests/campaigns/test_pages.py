@@ -225,6 +225,11 @@ def test_start_pause_resume_and_watch_the_progress_to_completed(
     # A finished campaign's settings cannot change any more.
     response = client.get(f"{detail}edit/", follow=True)
     assert "A completed campaign cannot be changed any more." in _text(response)
+    # Its statistics stay one click away.
+    done = client.get(detail).content.decode()
+    stats = re.search(r'href="([^"]+)" data-testid="stats-link"', done)
+    assert stats is not None
+    assert client.get(html.unescape(stats.group(1))).status_code == 200
 
 
 def test_cancel_skips_what_was_not_sent_and_says_why(mike, client_for, make_campaign):
