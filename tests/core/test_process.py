@@ -43,6 +43,8 @@ def test_herald_run_serves_a_login_and_stops_cleanly_on_ctrl_c(herald_run):
     assert herald_run.stop(signal.SIGINT, timeout=STOP_TIMEOUT) == 0
     out = herald_run.stdout()
     assert "Herald stopped." in out
+    # Without HERALD_BASE_URL, recipients' links point where this `herald run` listens.
+    assert f"Links in sent mail point to http://127.0.0.1:{herald_run.port}/" in out
     assert generated_password(out) is None  # the password came from the environment
     assert "Traceback" not in herald_run.stderr()
 

@@ -29,6 +29,10 @@ class Command(HeraldCommand):
 
     def handle(self, *args: Any, host: str, port: int, no_sandbox: bool, **options: Any) -> None:
         sock = serving.bind(host, port)
+        if not os.environ.get("HERALD_BASE_URL"):
+            # Recipients' links (unsubscribe, tracking, view in browser) reach this process.
+            shown = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host  # noqa: S104
+            settings.BASE_URL = f"http://{shown}:{sock.getsockname()[1]}"
         call_command("migrate", interactive=False, verbosity=0)
         first = ensure_first_admin(
             os.environ.get("HERALD_ADMIN_EMAIL", "admin@example.com"),
@@ -64,6 +68,14 @@ class Command(HeraldCommand):
             f"(database: {database['NAME']}; sandbox SMTP: "
             f"{'off' if sandbox is None else f'{settings.SANDBOX_SMTP_HOST}:{sandbox.port}'}). "
             "Press Ctrl-C to stop."
+        )
+        self.stdout.write(
+            f"Links in sent mail point to {settings.BASE_URL}/"
+            + (
+                ""
+                if os.environ.get("HERALD_BASE_URL")
+                else "  (set HERALD_BASE_URL for the address recipients reach)"
+            )
         )
         self.stdout.flush()
         try:
