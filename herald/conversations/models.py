@@ -142,9 +142,6 @@ class Conversation(models.Model):
                 fields=["assignee", "status", "-last_message_at"], name="conversation_assignee"
             ),
             models.Index(fields=["status", "waiting_since"], name="conversation_waiting"),
-            models.Index(
-                fields=["mailbox", "status", "waiting_since"], name="conversation_mailbox_waiting"
-            ),
             models.Index(fields=["status", "snoozed_until"], name="conversation_snoozed"),
             models.Index(fields=["contact", "mailbox"], name="conversation_contact"),
             # A search with an end date starts below the last conversation created by then.

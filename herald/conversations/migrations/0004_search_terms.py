@@ -1,7 +1,6 @@
 """The inbox search's vocabulary (``SearchTerm``, what a search word expands to) filled from the
 conversations' words, which are folded as ``search.index_text`` now writes them (accents off,
-"_" a separator) after their mailbox's word (``search.mailbox_word``); an index on ``created_at`` for searches with an end date; and one for each mailbox's oldest
-waiting conversations."""
+"_" a separator) after their mailbox's word (``search.mailbox_word``); and an index on ``created_at`` for searches with an end date."""
 
 from django.db import migrations, models
 
@@ -42,12 +41,6 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="conversation",
             index=models.Index(fields=["created_at"], name="conversation_created"),
-        ),
-        migrations.AddIndex(
-            model_name="conversation",
-            index=models.Index(
-                fields=["mailbox", "status", "waiting_since"], name="conversation_mailbox_waiting"
-            ),
         ),
         migrations.RunPython(fold_and_remember, migrations.RunPython.noop),
     ]
