@@ -162,8 +162,14 @@ def inbox_page(user: User, flt: InboxFilter, page: int = 1) -> list[Conversation
     wanted = page * PAGE_SIZE + 1
     found: list[int] = []
     before = _created_until(flt.until)
+    few = search.few_matches(expression, before)  # PostgreSQL: a rare word's matches at once
+    if few is not None:
+        allowed = set(rows.filter(pk__in=few).values_list("pk", flat=True))
+        found = [c for c in few if c in allowed]
     scanned = 0
     for look in itertools.count():
+        if few is not None:
+            break
         size = SEARCH_CHUNKS[min(look, len(SEARCH_CHUNKS) - 1)]
         candidates = search.matching_ids(expression, before, size)
         if not candidates:

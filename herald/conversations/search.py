@@ -22,7 +22,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import QuerySet
 
 from herald.conversations.models import Conversation, SearchTerm
@@ -32,6 +32,7 @@ HEAD_CHARS = 2000  # of which the start (subject, customer, campaign) is always 
 MAX_WORD_LENGTH = 64  # longer "words" (encoded data, hashes) are not indexed
 MAX_SEARCH_WORDS = 8
 MAX_EXPANSION = 256  # whole words a search word may stand for before the native prefix match
+FEW_MATCHES = 2000  # PostgreSQL: matches read from the GIN index before a search counts as common
 
 _WORD = re.compile(r"[^\W_]+")  # letters and digits: what FTS5's unicode61 and PostgreSQL split on
 
@@ -139,6 +140,31 @@ def matching_ids(expression: str, before: int | None, limit: int) -> list[int]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [row[0] for row in cursor.fetchall()]
+
+
+def few_matches(expression: str, before: int | None) -> list[int] | None:
+    """On PostgreSQL, every match below ``before``, newest first, when there are at most
+    ``FEW_MATCHES``; None when there are more (or on SQLite): then ``matching_ids`` walks.
+
+    PostgreSQL's planner serves "matches, newest first, 50" by walking the primary key backwards
+    and testing each row: right for a common word, 2 s for a rare one, which the GIN index finds
+    at once. So the GIN index is asked first, for a bounded number of matches (plain index scans
+    and sequential scans off for that statement only)."""
+    if connection.vendor != "postgresql":
+        return None
+    bound = "" if before is None else " AND id < %s"
+    sql = f"SELECT id FROM conversations_conversation WHERE search_vector @@ to_tsquery('simple', %s){bound} LIMIT %s"  # noqa: E501, S608
+    params: list[str | int] = [expression, *([] if before is None else [before]), FEW_MATCHES + 1]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_indexscan = off")
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        try:
+            cursor.execute(sql, params)
+            ids = [row[0] for row in cursor.fetchall()]
+        finally:
+            cursor.execute("SET LOCAL enable_indexscan TO DEFAULT")
+            cursor.execute("SET LOCAL enable_seqscan TO DEFAULT")
+    return None if len(ids) > FEW_MATCHES else sorted(ids, reverse=True)
 
 
 def filter_matching(rows: QuerySet[Conversation], expression: str) -> QuerySet[Conversation]:

@@ -428,8 +428,11 @@ def test_an_agents_answer_is_dkim_signed_like_a_campaign(desk, alice, smtp):
 def test_a_search_pages_newest_first_through_chunks_and_keeps_the_filters(
     desk, alice, mike, monkeypatch
 ):
+    from herald.conversations import search
+
     monkeypatch.setattr(queries, "SEARCH_CHUNKS", (2, 3))
     monkeypatch.setattr(queries, "PAGE_SIZE", 4)
+    monkeypatch.setattr(search, "FEW_MATCHES", 3)  # PostgreSQL: more than a few, so it walks
     made = [
         customer_mail(desk, f"refund number {n}", sender=f"r{n}@example.org", subject=f"R{n}")
         for n in range(11)
@@ -559,3 +562,18 @@ def test_merged_pages_of_several_mailboxes_are_the_one_query_order_cut_in_pages(
         assert rows == whole[(page - 1) * 3 : page * 3 + 1]  # and one more when there is a next
         paged.extend(rows[:3])
     assert paged == whole
+
+
+def test_a_rare_words_search_finds_its_matches_and_leaves_the_planner_as_it_was(desk, alice):
+    from django.db import connection, transaction
+
+    customer_mail(desk, "the zanzibar contract", sender="z@example.org", subject="Rare")
+    for n in range(5):
+        customer_mail(desk, "refund please", sender=f"c{n}@example.org", subject=f"C{n}")
+    with transaction.atomic():  # as in a request: the search's settings must not outlive it
+        found = queries.inbox_page(alice, queries.InboxFilter(search="zanz"))
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SHOW enable_indexscan")
+                assert cursor.fetchone()[0] == "on"
+    assert [c.subject for c in found] == ["Rare"]
