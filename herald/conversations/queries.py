@@ -160,16 +160,25 @@ def inbox_page(user: User, flt: InboxFilter, page: int = 1) -> list[Conversation
         return []
     rows = _filtered(user, flt)
     wanted = page * PAGE_SIZE + 1
-    found: list[int] = []
     before = _created_until(flt.until)
     few = search.few_matches(expression, before)  # PostgreSQL: a rare word's matches at once
     if few is not None:
         allowed = set(rows.filter(pk__in=few).values_list("pk", flat=True))
         found = [c for c in few if c in allowed]
+    else:
+        found = _walk(rows, expression, before, wanted)
+    ids = found[(page - 1) * PAGE_SIZE : wanted]
+    return page_of(user, Conversation.objects.filter(pk__in=ids).order_by("-id"), 1)
+
+
+def _walk(
+    rows: QuerySet[Conversation], expression: str, before: int | None, wanted: int
+) -> list[int]:
+    """The first ``wanted`` matches among ``rows`` (or fewer), newest first: the full-text index
+    read down from ``before`` in growing chunks, each checked against ``rows``."""
+    found: list[int] = []
     scanned = 0
     for look in itertools.count():
-        if few is not None:
-            break
         size = SEARCH_CHUNKS[min(look, len(SEARCH_CHUNKS) - 1)]
         candidates = search.matching_ids(expression, before, size)
         if not candidates:
@@ -180,8 +189,7 @@ def inbox_page(user: User, flt: InboxFilter, page: int = 1) -> list[Conversation
         before = candidates[-1]
         if len(found) >= wanted or len(candidates) < size or scanned >= SEARCH_SCAN_LIMIT:
             break
-    ids = found[(page - 1) * PAGE_SIZE : wanted]
-    return page_of(user, Conversation.objects.filter(pk__in=ids).order_by("-id"), 1)
+    return found
 
 
 def _view_page(user: User, flt: InboxFilter, page: int) -> list[Conversation]:
