@@ -109,6 +109,7 @@ INSTALLED_APPS = [
     "herald.dialer",
     "herald.campaigns",
     "herald.conversations",
+    "herald.routing",
     "herald.tracking",
     "herald.api",
 ]

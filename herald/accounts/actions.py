@@ -26,6 +26,7 @@ ACCOUNT_FIELDS = (
     "timezone",
     "language",
     "anonymize_ips",
+    "presence_idle_seconds",
 )
 
 

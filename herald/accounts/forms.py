@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -35,8 +37,18 @@ class AccountForm(forms.ModelForm):
             "timezone",
             "language",
             "anonymize_ips",
+            "presence_idle_seconds",
         ]
         widgets = {"address": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["presence_idle_seconds"].required = False
+
+    def clean_presence_idle_seconds(self) -> int:
+        """Left out (scripts posting the older form): the value stays."""
+        value = self.cleaned_data.get("presence_idle_seconds")
+        return value if value is not None else self.instance.presence_idle_seconds
 
 
 class TokenCreateForm(forms.Form):

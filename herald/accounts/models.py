@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -102,6 +103,15 @@ class Account(models.Model):
         default=True,
         help_text=_(
             "Opens and clicks keep only the network part of the address (IPv4 /24, IPv6 /48)."
+        ),
+    )
+    presence_idle_seconds = models.PositiveIntegerField(
+        _("agents go offline after (seconds idle)"),
+        default=900,
+        validators=[MinValueValidator(60)],
+        help_text=_(
+            "An agent with no activity in Herald for this long is set offline and no longer "
+            "offered conversations."
         ),
     )
 

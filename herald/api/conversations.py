@@ -360,10 +360,16 @@ def render_saved_answer(request: HttpRequest, conversation_id: int, template_id:
 @router.get("/mailboxes/{mailbox_id}/members", auth=auth.MANAGER, response={200: list, **ERRORS})
 def list_members(request: HttpRequest, mailbox_id: int) -> list[dict]:
     mailbox = get_object_or_404(Mailbox, pk=mailbox_id)
-    return [
-        {"user_id": m.user_id, "email": m.user.email, "max_outbound": m.max_outbound}
-        for m in queries.members_of(mailbox)
-    ]
+    return [_member_out(m) for m in queries.members_of(mailbox)]
+
+
+def _member_out(member: MailboxMember) -> dict:
+    return {
+        "user_id": member.user_id,
+        "email": member.user.email,
+        "max_outbound": member.max_outbound,
+        "capacity": member.capacity,
+    }
 
 
 @router.post("/mailbox-members", auth=auth.MANAGER, response={200: dict, **ERRORS})
@@ -381,6 +387,7 @@ def set_members(request: HttpRequest, payload: MembersIn) -> dict:
 
 class LimitIn(Input):
     max_outbound: int | None = None
+    capacity: int | None = None
 
 
 @router.put(
@@ -389,12 +396,14 @@ class LimitIn(Input):
     response={200: dict, **ERRORS},
 )
 def set_member_limit(request: HttpRequest, mailbox_id: int, user_id: int, payload: LimitIn) -> dict:
-    """An agent's own limit of open outbound conversations in the mailbox (null: the mailbox's)."""
+    """An agent's own limits in the mailbox, each null for the mailbox's: open outbound
+    conversations (``max_outbound``) and open customer conversations held at once
+    (``capacity``, routing). A field left out keeps its value."""
     member = get_object_or_404(MailboxMember, mailbox_id=mailbox_id, user_id=user_id)
-    if payload.max_outbound is not None and payload.max_outbound < 1:
-        raise HttpError(422, "max_outbound is at least 1 (or null)")
-    actions.do_set_member_limit(Actor.for_request(request), member, payload.max_outbound)
-    return {"user_id": user_id, "max_outbound": payload.max_outbound}
+    actions.do_set_member_limit(
+        Actor.for_request(request), member, **payload.dict(exclude_unset=True)
+    )
+    return _member_out(member)
 
 
 @router.get(

@@ -21,6 +21,8 @@ router = Router(tags=["mailboxes"])
 
 Security = Literal["none", "starttls", "tls"]
 FOREIGN_KEYS = ("signature", "ack_template", "optout_template")  # given and returned as *_id
+# Limits that null removes; the other fields change only when given a value.
+NULLABLE = ("max_per_second", "max_per_hour", "max_per_day", "max_outbound_open", "agent_capacity")
 
 
 class MailboxIn(Input):
@@ -58,6 +60,15 @@ class MailboxIn(Input):
     desk_mode: Literal["assignment", "open"] | None = None
     wrapup_required: bool | None = None
     max_outbound_open: int | None = None
+    auto_assign: bool | None = None
+    agent_capacity: int | None = None
+    offline_grace_seconds: int | None = None
+    rest_seconds: int | None = None
+    return_to_last_agent: bool | None = None
+    service_level_percent: int | None = None
+    service_level_seconds: int | None = None
+    wait_warning_seconds: int | None = None
+    wait_critical_seconds: int | None = None
     clear: list[Literal["smtp_password", "imap_password", "dkim_private_key"]] = []
 
 
@@ -84,12 +95,7 @@ def _save(request: HttpRequest, mailbox: Mailbox | None, payload: MailboxIn) -> 
     data = payload.dict(exclude_unset=True)
     # Nullable numbers may be sent as null to remove a limit; the rest only when given.
     fields = {name: data[name] for name in EDITABLE_FIELDS if name in data}
-    fields = {
-        k: v
-        for k, v in fields.items()
-        if v is not None
-        or k in ("max_per_second", "max_per_hour", "max_per_day", "max_outbound_open")
-    }
+    fields = {k: v for k, v in fields.items() if v is not None or k in NULLABLE}
     if "signature_id" in data:
         sid = data["signature_id"]
         fields["signature"] = get_object_or_404(Signature, pk=sid) if sid is not None else None

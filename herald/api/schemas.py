@@ -53,6 +53,7 @@ class AccountOut(Schema):
     timezone: str
     language: str
     anonymize_ips: bool
+    presence_idle_seconds: int
 
 
 class AccountPatch(Input):
@@ -63,6 +64,7 @@ class AccountPatch(Input):
     timezone: str | None = None
     language: str | None = None
     anonymize_ips: bool | None = None
+    presence_idle_seconds: int | None = None
 
 
 class TokenOut(Schema):

@@ -48,6 +48,7 @@ from herald.conversations.models import (
 from herald.conversations.search import index_text, new_index_text
 from herald.inbound.content import Content
 from herald.mailboxes.models import DeskMode, Mailbox
+from herald.routing import actions as routing
 
 MAX_ADDRESSES = 50  # CC, BCC or forward recipients of one message
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024  # all attachments of one answer together (a usual limit)
@@ -260,7 +261,9 @@ def _customer_wrote(conversation: Conversation, new: NewMessage, message: Messag
         row.status, row.snoozed_until = ConversationStatus.OPEN, None
         changed += ["status", "snoozed_until"]
         event(row, ConversationEventKind.REOPENED, at=new.at, detail=f"the customer wrote ({was})")
+        _back_to_queue_when_full(row, changed, at=new.at)
     row.save(update_fields=changed)
+    routing.request_routing(row.mailbox)
     event(
         row,
         ConversationEventKind.RECEIVED,
@@ -269,6 +272,21 @@ def _customer_wrote(conversation: Conversation, new: NewMessage, message: Messag
         detail=new.subject[:200],
         data={"message": message.pk},
     )
+
+
+def _back_to_queue_when_full(row: Conversation, changed: list[str], *, at: dt.datetime) -> None:
+    """A customer conversation opening again (the customer wrote, a snooze ended) while its
+    agent is at capacity goes back to the mailbox's queue: capacity is never exceeded."""
+    if row.assignee is None:
+        return
+    refusal = routing.room_refusal(row.mailbox_id, row.assignee, adding=row)
+    if refusal:
+        row.assignee, row.assigned_at = None, None
+        changed += ["assignee", "assigned_at"]
+        detail = f"{refusal} {_('Back to the queue.')}"
+        event(
+            row, ConversationEventKind.UNASSIGNED, label=routing.ROUTER_LABEL, detail=detail, at=at
+        )
 
 
 def _own_addresses(mailbox: Mailbox) -> set[str]:
@@ -356,6 +374,7 @@ def do_set_members(
                 changed += created
                 if created:
                     record(actor, "mailbox.member_add", mailbox, {"member": [None, user.email]})
+                    routing.request_routing(mailbox)
             else:
                 deleted, _kinds = MailboxMember.objects.filter(mailbox=mailbox, user=user).delete()
                 changed += deleted
@@ -364,20 +383,33 @@ def do_set_members(
     return changed
 
 
+UNCHANGED = object()  # an argument left out: the value stays
+
+
 @transaction.atomic
-def do_set_member_limit(actor: Actor, member: MailboxMember, max_outbound: int | None) -> None:
-    """Sets an agent's own limit of open outbound conversations in a mailbox (None: the
-    mailbox's)."""
-    before = member.max_outbound
-    if before != max_outbound:
-        member.max_outbound = max_outbound
-        member.save(update_fields=["max_outbound"])
-        record(
-            actor,
-            "mailbox.member_limit",
-            member.mailbox,
-            {f"max_outbound ({member.user.email})": [before, max_outbound]},
-        )
+def do_set_member_limit(
+    actor: Actor,
+    member: MailboxMember,
+    max_outbound: int | object | None = UNCHANGED,
+    *,
+    capacity: int | object | None = UNCHANGED,
+) -> None:
+    """Sets an agent's own limits in a mailbox (None: the mailbox's): open outbound
+    conversations, and open customer conversations held at once (routing's capacity)."""
+    changes = {}
+    for name, value in (("max_outbound", max_outbound), ("capacity", capacity)):
+        if value is UNCHANGED:
+            continue
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise ValidationError({name: _("At least 1, or empty for the mailbox's setting.")})
+        before = getattr(member, name)
+        if before != value:
+            setattr(member, name, value)
+            changes[f"{name} ({member.user.email})"] = [before, value]
+    if changes:
+        member.save(update_fields=["max_outbound", "capacity"])
+        record(actor, "mailbox.member_limit", member.mailbox, changes)
+        routing.request_routing(member.mailbox)
 
 
 @transaction.atomic
@@ -424,8 +456,13 @@ def do_take(user: User, conversation: Conversation) -> Conversation:
         raise Refused(_("In an open mailbox nobody takes conversations: answer it."))
     if not is_manager(user) and not is_member(user, conversation.mailbox_id):
         raise Refused(_("You do not work this mailbox."), status=403)
+    row = _locked(conversation)  # takers of one conversation queue here, then one gets it
+    if row.assignee_id is None:
+        refusal = routing.room_refusal(row.mailbox_id, user, adding=row)
+        if refusal:
+            raise Refused(refusal)
     taken = Conversation.objects.filter(pk=conversation.pk, assignee__isnull=True).update(
-        assignee=user
+        assignee=user, assigned_at=timezone.now()
     )
     if not taken:
         holder = (
@@ -457,9 +494,14 @@ def do_assign(actor: User, conversation: Conversation, agent: User | None) -> Co
         )
     if row.assignee_id == (agent.pk if agent else None):
         return row
+    if agent is not None:
+        refusal = routing.room_refusal(row.mailbox_id, agent, adding=row)
+        if refusal:
+            raise ValidationError({"agent": refusal})
     before = row.assignee
-    row.assignee = agent
-    row.save(update_fields=["assignee"])
+    row.assignee, row.assigned_at = agent, (timezone.now() if agent else None)
+    row.save(update_fields=["assignee", "assigned_at"])
+    routing.request_routing(row.mailbox)
     if agent is None:
         event(row, ConversationEventKind.UNASSIGNED, user=actor, detail=str(before or ""))
     else:
@@ -495,6 +537,10 @@ def do_set_status(
     previous = row.status
     row.status = status
     row.snoozed_until = snoozed_until if status == ConversationStatus.SNOOZED else None
+    if status == ConversationStatus.OPEN and previous != status and row.assignee is not None:
+        refusal = routing.room_refusal(row.mailbox_id, row.assignee, adding=row)
+        if refusal:
+            raise Refused(refusal)
     try:
         with transaction.atomic():
             row.save(update_fields=["status", "snoozed_until"])
@@ -509,6 +555,7 @@ def do_set_status(
     if snoozed_until is not None and status == ConversationStatus.SNOOZED:
         detail += f" until {snoozed_until:%Y-%m-%d %H:%M %Z}"
     event(row, kind, user=user, detail=detail)
+    routing.request_routing(row.mailbox)
     return row
 
 
@@ -579,6 +626,11 @@ def do_close(
         detail=reason.name if reason else "",
         data={"reason": reason.pk if reason else None, "note": row.wrapup_note},
     )
+    if row.assignee_id == user.pk and row.mailbox.rest_seconds:
+        MailboxMember.objects.filter(mailbox_id=row.mailbox_id, user=user).update(
+            rest_until=now + dt.timedelta(seconds=row.mailbox.rest_seconds)
+        )
+    routing.request_routing(row.mailbox)
     return row
 
 
@@ -774,7 +826,8 @@ def do_answer(user: User, conversation: Conversation, answer: Answer) -> Message
     row.answering, row.answering_at = None, None
     if not is_note and answer.mode != "forward":
         row.waiting_since = None
-        update.append("waiting_since")
+        row.first_answer_at = row.first_answer_at or now
+        update += ["waiting_since", "first_answer_at"]
     row.save(update_fields=update)
     kind_event = {
         "note": ConversationEventKind.NOTED,
@@ -916,7 +969,7 @@ def do_start_conversation(
     elif not contact.addresses.filter(email_key=addresses.key(address)).exists():
         raise ValidationError({"to": _("That address is not one of this contact's.")})
     # Locks the mailbox row: two "New email" of one agent at once cannot both pass the limit.
-    Mailbox.objects.select_for_update().filter(pk=mailbox.pk).first()
+    Mailbox.objects.select_for_update(no_key=True).filter(pk=mailbox.pk).first()
     active = Conversation.objects.filter(
         mailbox=mailbox, contact=contact, status__in=ACTIVE_STATUSES
     ).first()
@@ -948,6 +1001,7 @@ def do_start_conversation(
                 origin=Origin.OUTBOUND,
                 started_by=user,
                 assignee=user,
+                assigned_at=now,
                 created_at=now,
                 last_message_at=now,
                 status=ConversationStatus.OPEN,
@@ -1031,12 +1085,23 @@ def wake_snoozed(now: dt.datetime | None = None, limit: int = 500) -> int:
     woke = 0
     for conversation_id in due:
         with transaction.atomic():
-            changed = Conversation.objects.filter(
-                pk=conversation_id, status=ConversationStatus.SNOOZED, snoozed_until__lte=now
-            ).update(status=ConversationStatus.OPEN, snoozed_until=None)
-            if changed:
-                event(conversation_id, ConversationEventKind.WOKE, at=now)
-                woke += 1
+            row = (
+                Conversation.objects.select_for_update(of=("self",))
+                .select_related("mailbox", "assignee")
+                .filter(
+                    pk=conversation_id, status=ConversationStatus.SNOOZED, snoozed_until__lte=now
+                )
+                .first()
+            )
+            if row is None:
+                continue
+            row.status, row.snoozed_until = ConversationStatus.OPEN, None
+            changed = ["status", "snoozed_until"]
+            event(row, ConversationEventKind.WOKE, at=now)
+            _back_to_queue_when_full(row, changed, at=now)
+            row.save(update_fields=changed)
+            routing.request_routing(row.mailbox)
+            woke += 1
     return woke
 
 

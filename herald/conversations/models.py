@@ -95,6 +95,8 @@ class Conversation(models.Model):
     # None once an agent answered. "Oldest waiting first" sorts on it.
     waiting_since = models.DateTimeField(null=True, blank=True)
     last_inbound_at = models.DateTimeField(null=True, blank=True)  # unread markers compare it
+    assigned_at = models.DateTimeField(null=True, blank=True)  # when the assignee got it
+    first_answer_at = models.DateTimeField(null=True, blank=True)  # the service level's measure
     # "Edit CC/BCC": what every agent reply is copied to. Updated from each received message's
     # Cc (received_cc keeps the last one as it came), edited by agents, never taken from a
     # received message at the moment of replying.
@@ -146,6 +148,14 @@ class Conversation(models.Model):
             models.Index(fields=["contact", "mailbox"], name="conversation_contact"),
             # A search with an end date starts below the last conversation created by then.
             models.Index(fields=["created_at"], name="conversation_created"),
+            # Routing's queue of a mailbox: waiting, unassigned, oldest first (herald.routing).
+            models.Index(
+                fields=["mailbox", "waiting_since"],
+                condition=models.Q(
+                    status="open", assignee__isnull=True, waiting_since__isnull=False
+                ),
+                name="conversation_queue",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -315,6 +325,10 @@ class MailboxMember(models.Model):
     max_outbound = models.PositiveIntegerField(
         _("open outbound conversations at most"), null=True, blank=True
     )
+    # Open customer conversations held at once; empty: the mailbox's setting (herald.routing).
+    capacity = models.PositiveIntegerField(_("open conversations at most"), null=True, blank=True)
+    last_assigned_at = models.DateTimeField(null=True, blank=True)  # routing's turn
+    rest_until = models.DateTimeField(null=True, blank=True)  # the pause after closing one
     added_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -426,7 +426,20 @@ def wrapup_counts(
 
 
 def members_of(mailbox: Mailbox) -> list[MailboxMember]:
-    return list(mailbox.members.select_related("user").order_by("user__email"))
+    """The mailbox's members, each with ``presence`` (a ``PresenceStatus`` value) and its
+    ``presence_label``."""
+    from herald.routing.models import Presence, PresenceStatus
+
+    members = list(mailbox.members.select_related("user").order_by("user__email"))
+    status = dict(
+        Presence.objects.filter(user_id__in=[m.user_id for m in members]).values_list(
+            "user_id", "status"
+        )
+    )
+    for member in members:
+        member.presence = status.get(member.user_id, PresenceStatus.OFFLINE)  # type: ignore[attr-defined]
+        member.presence_label = PresenceStatus(member.presence).label  # type: ignore[attr-defined]
+    return members
 
 
 def assignable(conversation: Conversation) -> list[User]:

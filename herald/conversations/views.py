@@ -513,10 +513,17 @@ def members(request: HttpRequest) -> HttpResponse:
         limit_for = request.POST.get("limit_member", "")
         if limit_for.isdigit():
             member = get_object_or_404(MailboxMember, pk=int(limit_for))
-            raw = request.POST.get("max_outbound", "").strip()
-            value = int(raw) if raw.isdigit() else None
-            actions.do_set_member_limit(Actor.for_request(request), member, value)
-            messages.success(request, _("Limit saved."))
+            limits = {}
+            for name in ("max_outbound", "capacity"):
+                if name in request.POST:
+                    raw = request.POST[name].strip()
+                    limits[name] = int(raw) if raw.isdigit() and len(raw) < 10 else None
+            try:
+                actions.do_set_member_limit(Actor.for_request(request), member, **limits)
+            except ValidationError as exc:
+                messages.error(request, " ".join(exc.messages))
+            else:
+                messages.success(request, _("Limits saved."))
             return redirect("conversations:members")
         if not users or not boxes:
             messages.error(request, _("Choose at least one agent and one mailbox."))

@@ -50,6 +50,15 @@ EDITABLE_FIELDS = (
     "desk_mode",
     "wrapup_required",
     "max_outbound_open",
+    "auto_assign",
+    "agent_capacity",
+    "offline_grace_seconds",
+    "rest_seconds",
+    "return_to_last_agent",
+    "service_level_percent",
+    "service_level_seconds",
+    "wait_warning_seconds",
+    "wait_critical_seconds",
 )
 # The sandbox's SMTP server is Herald's own: `herald run` keeps these in step with it.
 SANDBOX_FIXED = ("smtp_host", "smtp_port", "smtp_security", "smtp_username")
@@ -170,6 +179,9 @@ def do_save_mailbox(
         mailbox,
         diff(before, _audited(mailbox), secret=SECRET_FIELDS),
     )
+    from herald.routing.actions import request_routing  # routing sits above mailboxes
+
+    request_routing(mailbox)  # more capacity, or auto-assignment turned on: the queue moves
     return mailbox
 
 

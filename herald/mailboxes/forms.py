@@ -11,6 +11,18 @@ from herald.mailboxes.actions import EDITABLE_FIELDS, SANDBOX_FIXED
 from herald.mailboxes.models import DkimKeyType, Mailbox
 
 SET_PLACEHOLDER = "•••• (set)"
+# Left out (older clients, scripts posting the form), these keep their value (a new mailbox: the
+# model's default) instead of failing as required.
+DEFAULTED = (
+    "imap_poll_seconds",
+    "desk_mode",
+    "offline_grace_seconds",
+    "rest_seconds",
+    "service_level_percent",
+    "service_level_seconds",
+    "wait_warning_seconds",
+    "wait_critical_seconds",
+)
 
 
 class MailboxForm(forms.ModelForm):
@@ -70,20 +82,22 @@ class MailboxForm(forms.ModelForm):
                 self.fields[name].widget.attrs["placeholder"] = SET_PLACEHOLDER
             else:
                 del self.fields[f"clear_{name}"]
-        # Left out (older clients, scripts posting the form): the model's default.
-        self.fields["imap_poll_seconds"].required = False
-        self.fields["desk_mode"].required = False
+        for name in DEFAULTED:
+            self.fields[name].required = False
         if mailbox.is_sandbox:
             for name in SANDBOX_FIXED:
                 self.fields[name].disabled = True
 
-    def clean_imap_poll_seconds(self) -> int:
-        value = self.cleaned_data.get("imap_poll_seconds")
-        return value if value is not None else Mailbox._meta.get_field("imap_poll_seconds").default
-
-    def clean_desk_mode(self) -> str:
-        value = self.cleaned_data.get("desk_mode")
-        return value or self.instance.desk_mode or Mailbox._meta.get_field("desk_mode").default
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        for name in DEFAULTED:
+            if name in data and data[name] in (None, ""):
+                data[name] = (
+                    getattr(self.instance, name)
+                    if self.instance.pk
+                    else Mailbox._meta.get_field(name).default  # type: ignore[union-attr]
+                )
+        return data
 
     def action_arguments(self) -> dict[str, Any]:
         """What ``do_save_mailbox`` takes, from the cleaned data."""

@@ -175,6 +175,59 @@ class Mailbox(models.Model):
             "mailbox (each agent's own setting wins). Empty: no limit."
         ),
     )
+    # Routing (herald.routing): who gets which waiting conversation, and the service level.
+    auto_assign = models.BooleanField(
+        _("assign automatically"),
+        default=False,
+        help_text=_(
+            "Assignment mode only: the oldest waiting conversation goes at once to the least "
+            "loaded available agent with room; the others wait in the queue."
+        ),
+    )
+    agent_capacity = models.PositiveIntegerField(
+        _("open conversations per agent"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_(
+            "How many open customer conversations an agent holds at once in this mailbox (each "
+            "agent's own setting wins); the rest wait. Empty: no limit."
+        ),
+    )
+    offline_grace_seconds = models.PositiveIntegerField(
+        _("offline grace (seconds)"),
+        default=300,
+        help_text=_(
+            "An agent offline this long gives their unanswered conversations back to the queue."
+        ),
+    )
+    rest_seconds = models.PositiveIntegerField(
+        _("pause after closing (seconds)"),
+        default=0,
+        help_text=_("How long an agent is left free after closing one before the next comes."),
+    )
+    return_to_last_agent = models.BooleanField(
+        _("returning customers go to their last agent"),
+        default=False,
+        help_text=_("When that agent is available and has room; otherwise the usual rules."),
+    )
+    service_level_percent = models.PositiveSmallIntegerField(
+        _("service level target (%)"),
+        default=80,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+    )
+    service_level_seconds = models.PositiveIntegerField(
+        _("first answer within (seconds)"),
+        default=3600,
+        validators=[MinValueValidator(1)],
+        help_text=_('With the target: "80 % of conversations get a first answer within 3600 s".'),
+    )
+    wait_warning_seconds = models.PositiveIntegerField(
+        _("waiting: warning after (seconds)"), default=600
+    )
+    wait_critical_seconds = models.PositiveIntegerField(
+        _("waiting: critical after (seconds)"), default=1800
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -8,59 +8,134 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='User',
+            name="User",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('password', models.CharField(max_length=128, verbose_name='password')),
-                ('last_login', models.DateTimeField(blank=True, null=True, verbose_name='last login')),
-                ('email', models.EmailField(max_length=254, unique=True, verbose_name='email')),
-                ('name', models.CharField(blank=True, max_length=150, verbose_name='name')),
-                ('role', models.CharField(choices=[('agent', 'Agent'), ('manager', 'Manager'), ('admin', 'Admin')], default='agent', max_length=16, verbose_name='role')),
-                ('language', models.CharField(blank=True, choices=[('en', 'English'), ('fr', 'French'), ('it', 'Italian'), ('ar', 'Arabic')], help_text="Empty: the account's language.", max_length=8, verbose_name='language')),
-                ('is_active', models.BooleanField(default=True, verbose_name='active')),
-                ('date_joined', models.DateTimeField(default=django.utils.timezone.now, verbose_name='joined')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("password", models.CharField(max_length=128, verbose_name="password")),
+                (
+                    "last_login",
+                    models.DateTimeField(blank=True, null=True, verbose_name="last login"),
+                ),
+                ("email", models.EmailField(max_length=254, unique=True, verbose_name="email")),
+                ("name", models.CharField(blank=True, max_length=150, verbose_name="name")),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[("agent", "Agent"), ("manager", "Manager"), ("admin", "Admin")],
+                        default="agent",
+                        max_length=16,
+                        verbose_name="role",
+                    ),
+                ),
+                (
+                    "language",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("en", "English"),
+                            ("fr", "French"),
+                            ("it", "Italian"),
+                            ("ar", "Arabic"),
+                        ],
+                        help_text="Empty: the account's language.",
+                        max_length=8,
+                        verbose_name="language",
+                    ),
+                ),
+                ("is_active", models.BooleanField(default=True, verbose_name="active")),
+                (
+                    "date_joined",
+                    models.DateTimeField(default=django.utils.timezone.now, verbose_name="joined"),
+                ),
             ],
             options={
-                'ordering': ['email'],
+                "ordering": ["email"],
             },
         ),
         migrations.CreateModel(
-            name='Account',
+            name="Account",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('company_name', models.CharField(blank=True, max_length=200, verbose_name='company name')),
-                ('address', models.TextField(blank=True, verbose_name='postal address')),
-                ('email', models.EmailField(blank=True, max_length=254, verbose_name='contact email')),
-                ('phone', models.CharField(blank=True, max_length=50, verbose_name='phone')),
-                ('timezone', models.CharField(choices=herald.accounts.models._timezone_choices, default='UTC', max_length=64, verbose_name='default time zone')),
-                ('language', models.CharField(choices=[('en', 'English'), ('fr', 'French'), ('it', 'Italian'), ('ar', 'Arabic')], default='en', max_length=8, verbose_name='default language')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "company_name",
+                    models.CharField(blank=True, max_length=200, verbose_name="company name"),
+                ),
+                ("address", models.TextField(blank=True, verbose_name="postal address")),
+                (
+                    "email",
+                    models.EmailField(blank=True, max_length=254, verbose_name="contact email"),
+                ),
+                ("phone", models.CharField(blank=True, max_length=50, verbose_name="phone")),
+                (
+                    "timezone",
+                    models.CharField(
+                        choices=herald.accounts.models._timezone_choices,
+                        default="UTC",
+                        max_length=64,
+                        verbose_name="default time zone",
+                    ),
+                ),
+                (
+                    "language",
+                    models.CharField(
+                        choices=[
+                            ("en", "English"),
+                            ("fr", "French"),
+                            ("it", "Italian"),
+                            ("ar", "Arabic"),
+                        ],
+                        default="en",
+                        max_length=8,
+                        verbose_name="default language",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'account settings',
+                "verbose_name": "account settings",
             },
         ),
         migrations.CreateModel(
-            name='ApiToken',
+            name="ApiToken",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, verbose_name='name')),
-                ('prefix', models.CharField(max_length=16, unique=True)),
-                ('digest', models.CharField(max_length=64)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('last_used_at', models.DateTimeField(blank=True, null=True)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='api_tokens', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, verbose_name="name")),
+                ("prefix", models.CharField(max_length=16, unique=True)),
+                ("digest", models.CharField(max_length=64)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("last_used_at", models.DateTimeField(blank=True, null=True)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="api_tokens",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
     ]

@@ -4,15 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
+        ("accounts", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='account',
-            name='anonymize_ips',
-            field=models.BooleanField(default=True, help_text='Opens and clicks keep only the network part of the address (IPv4 /24, IPv6 /48).', verbose_name="anonymize recipients' IP addresses"),
+            model_name="account",
+            name="anonymize_ips",
+            field=models.BooleanField(
+                default=True,
+                help_text="Opens and clicks keep only the network part of the address (IPv4 /24, IPv6 /48).",
+                verbose_name="anonymize recipients' IP addresses",
+            ),
         ),
     ]

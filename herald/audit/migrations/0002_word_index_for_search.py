@@ -21,37 +21,46 @@ def index_existing_events(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('audit', '0001_initial'),
+        ("accounts", "0001_initial"),
+        ("audit", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AuditWord',
+            name="AuditWord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('word', models.CharField(max_length=64)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("word", models.CharField(max_length=64)),
             ],
         ),
         migrations.AddField(
-            model_name='auditword',
-            name='event',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='words', to='audit.auditevent'),
+            model_name="auditword",
+            name="event",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="words",
+                to="audit.auditevent",
+            ),
         ),
         migrations.AddIndex(
-            model_name='auditword',
-            index=models.Index(fields=['word', 'event'], name='audit_word_idx'),
+            model_name="auditword",
+            index=models.Index(fields=["word", "event"], name="audit_word_idx"),
         ),
         migrations.RunPython(index_existing_events, migrations.RunPython.noop),
         migrations.RemoveField(
-            model_name='auditevent',
-            name='search_text',
+            model_name="auditevent",
+            name="search_text",
         ),
         migrations.AddIndex(
-            model_name='auditevent',
-            index=models.Index(fields=['object_type', 'id'], name='audit_type_idx'),
+            model_name="auditevent",
+            index=models.Index(fields=["object_type", "id"], name="audit_type_idx"),
         ),
     ]

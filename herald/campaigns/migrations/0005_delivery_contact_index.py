@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('campaigns', '0004_all_event_kinds'),
-        ('contacts', '0004_inbound_soft_bounces'),
+        ("campaigns", "0004_all_event_kinds"),
+        ("contacts", "0004_inbound_soft_bounces"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='delivery',
-            index=models.Index(fields=['contact'], name='delivery_contact'),
+            model_name="delivery",
+            index=models.Index(fields=["contact"], name="delivery_contact"),
         ),
     ]

@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,160 +15,399 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Contact',
+            name="Contact",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('external_id', models.CharField(blank=True, help_text="The CRM's key for this contact; unique when given.", max_length=100, null=True, unique=True, verbose_name='external id')),
-                ('first_name', models.CharField(blank=True, max_length=150, verbose_name='first name')),
-                ('last_name', models.CharField(blank=True, max_length=150, verbose_name='last name')),
-                ('company', models.CharField(blank=True, max_length=200, verbose_name='company')),
-                ('language', models.CharField(blank=True, max_length=16, verbose_name='language')),
-                ('timezone', models.CharField(blank=True, max_length=64, verbose_name='time zone')),
-                ('fields', models.JSONField(blank=True, default=dict, verbose_name='custom fields')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "external_id",
+                    models.CharField(
+                        blank=True,
+                        help_text="The CRM's key for this contact; unique when given.",
+                        max_length=100,
+                        null=True,
+                        unique=True,
+                        verbose_name="external id",
+                    ),
+                ),
+                (
+                    "first_name",
+                    models.CharField(blank=True, max_length=150, verbose_name="first name"),
+                ),
+                (
+                    "last_name",
+                    models.CharField(blank=True, max_length=150, verbose_name="last name"),
+                ),
+                ("company", models.CharField(blank=True, max_length=200, verbose_name="company")),
+                ("language", models.CharField(blank=True, max_length=16, verbose_name="language")),
+                ("timezone", models.CharField(blank=True, max_length=64, verbose_name="time zone")),
+                (
+                    "fields",
+                    models.JSONField(blank=True, default=dict, verbose_name="custom fields"),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
         ),
         migrations.CreateModel(
-            name='ContactList',
+            name="ContactList",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, unique=True, verbose_name='name')),
-                ('description', models.TextField(blank=True, verbose_name='description')),
-                ('channel', models.CharField(choices=[('email', 'Email')], default='email', max_length=16, verbose_name='channel')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, unique=True, verbose_name="name")),
+                ("description", models.TextField(blank=True, verbose_name="description")),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[("email", "Email")],
+                        default="email",
+                        max_length=16,
+                        verbose_name="channel",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='ImportMapping',
+            name="ImportMapping",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True, verbose_name='name')),
-                ('columns', models.JSONField(default=dict)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, unique=True, verbose_name="name")),
+                ("columns", models.JSONField(default=dict)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
         ),
         migrations.CreateModel(
-            name='ContactPerson',
+            name="ContactPerson",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=150, verbose_name='name')),
-                ('role', models.CharField(blank=True, max_length=100, verbose_name='role')),
-                ('email', models.CharField(blank=True, max_length=320, verbose_name='email')),
-                ('contact', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='persons', to='contacts.contact')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=150, verbose_name="name")),
+                ("role", models.CharField(blank=True, max_length=100, verbose_name="role")),
+                ("email", models.CharField(blank=True, max_length=320, verbose_name="email")),
+                (
+                    "contact",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="persons",
+                        to="contacts.contact",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ImportJob',
+            name="ImportJob",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('file', models.CharField(max_length=500)),
-                ('original_name', models.CharField(blank=True, max_length=255)),
-                ('size', models.BigIntegerField(default=0)),
-                ('mode', models.CharField(choices=[('add', 'add'), ('update', 'add and update'), ('replace', "replace the list's members"), ('remove', 'remove the addresses in the file')], default='add', max_length=10)),
-                ('encoding', models.CharField(blank=True, max_length=20)),
-                ('delimiter', models.CharField(blank=True, max_length=1)),
-                ('header', models.JSONField(default=list)),
-                ('columns', models.JSONField(default=dict)),
-                ('status', models.CharField(choices=[('mapping', 'waiting for its column mapping'), ('queued', 'queued'), ('running', 'running'), ('done', 'done'), ('failed', 'failed')], max_length=10)),
-                ('error', models.TextField(blank=True)),
-                ('data_offset', models.BigIntegerField(default=0)),
-                ('offset', models.BigIntegerField(default=0)),
-                ('line', models.IntegerField(default=0)),
-                ('rows_total', models.IntegerField(default=0)),
-                ('rows_done', models.IntegerField(default=0)),
-                ('imported', models.IntegerField(default=0)),
-                ('updated', models.IntegerField(default=0)),
-                ('removed', models.IntegerField(default=0)),
-                ('rejected', models.IntegerField(default=0)),
-                ('runner', models.CharField(blank=True, max_length=64)),
-                ('lease_until', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('report', models.CharField(blank=True, max_length=500)),
-                ('contact_list', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='imports', to='contacts.contactlist')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("file", models.CharField(max_length=500)),
+                ("original_name", models.CharField(blank=True, max_length=255)),
+                ("size", models.BigIntegerField(default=0)),
+                (
+                    "mode",
+                    models.CharField(
+                        choices=[
+                            ("add", "add"),
+                            ("update", "add and update"),
+                            ("replace", "replace the list's members"),
+                            ("remove", "remove the addresses in the file"),
+                        ],
+                        default="add",
+                        max_length=10,
+                    ),
+                ),
+                ("encoding", models.CharField(blank=True, max_length=20)),
+                ("delimiter", models.CharField(blank=True, max_length=1)),
+                ("header", models.JSONField(default=list)),
+                ("columns", models.JSONField(default=dict)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("mapping", "waiting for its column mapping"),
+                            ("queued", "queued"),
+                            ("running", "running"),
+                            ("done", "done"),
+                            ("failed", "failed"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("error", models.TextField(blank=True)),
+                ("data_offset", models.BigIntegerField(default=0)),
+                ("offset", models.BigIntegerField(default=0)),
+                ("line", models.IntegerField(default=0)),
+                ("rows_total", models.IntegerField(default=0)),
+                ("rows_done", models.IntegerField(default=0)),
+                ("imported", models.IntegerField(default=0)),
+                ("updated", models.IntegerField(default=0)),
+                ("removed", models.IntegerField(default=0)),
+                ("rejected", models.IntegerField(default=0)),
+                ("runner", models.CharField(blank=True, max_length=64)),
+                ("lease_until", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("report", models.CharField(blank=True, max_length=500)),
+                (
+                    "contact_list",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="imports",
+                        to="contacts.contactlist",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='ImportRejection',
+            name="ImportRejection",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('line', models.IntegerField()),
-                ('raw', models.TextField()),
-                ('reason', models.CharField(choices=[('invalid_address', 'invalid address'), ('missing', 'missing required field'), ('duplicate', 'duplicate in the file'), ('suppressed', 'suppressed'), ('too_long', 'too long'), ('bad_value', 'bad number or date'), ('malformed', 'malformed row')], max_length=20)),
-                ('detail', models.CharField(blank=True, max_length=500)),
-                ('job', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='rejections', to='contacts.importjob')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("line", models.IntegerField()),
+                ("raw", models.TextField()),
+                (
+                    "reason",
+                    models.CharField(
+                        choices=[
+                            ("invalid_address", "invalid address"),
+                            ("missing", "missing required field"),
+                            ("duplicate", "duplicate in the file"),
+                            ("suppressed", "suppressed"),
+                            ("too_long", "too long"),
+                            ("bad_value", "bad number or date"),
+                            ("malformed", "malformed row"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("detail", models.CharField(blank=True, max_length=500)),
+                (
+                    "job",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="rejections",
+                        to="contacts.importjob",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['line'],
+                "ordering": ["line"],
             },
         ),
         migrations.CreateModel(
-            name='ListMember',
+            name="ListMember",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(blank=True, default='', max_length=50, verbose_name='status')),
-                ('added_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('contact', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='contacts.contact')),
-                ('contact_list', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='members', to='contacts.contactlist')),
-                ('import_job', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='contacts.importjob')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(blank=True, default="", max_length=50, verbose_name="status"),
+                ),
+                ("added_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "contact",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to="contacts.contact",
+                    ),
+                ),
+                (
+                    "contact_list",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="members",
+                        to="contacts.contactlist",
+                    ),
+                ),
+                (
+                    "import_job",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="contacts.importjob",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Suppression',
+            name="Suppression",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('value', models.CharField(max_length=320, unique=True, verbose_name='address or domain')),
-                ('is_domain', models.BooleanField(default=False, verbose_name='whole domain')),
-                ('reason', models.CharField(choices=[('unsubscribed', 'unsubscribed'), ('hard_bounce', 'hard bounce'), ('complaint', 'complaint'), ('opt_out', 'opt-out keyword'), ('manual', 'manual')], max_length=20, verbose_name='reason')),
-                ('source', models.CharField(choices=[('campaign', 'campaign'), ('delivery', 'delivery'), ('conversation', 'conversation'), ('user', 'user'), ('import', 'import')], max_length=20, verbose_name='source')),
-                ('note', models.CharField(blank=True, max_length=300, verbose_name='note')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='since')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "value",
+                    models.CharField(max_length=320, unique=True, verbose_name="address or domain"),
+                ),
+                ("is_domain", models.BooleanField(default=False, verbose_name="whole domain")),
+                (
+                    "reason",
+                    models.CharField(
+                        choices=[
+                            ("unsubscribed", "unsubscribed"),
+                            ("hard_bounce", "hard bounce"),
+                            ("complaint", "complaint"),
+                            ("opt_out", "opt-out keyword"),
+                            ("manual", "manual"),
+                        ],
+                        max_length=20,
+                        verbose_name="reason",
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("campaign", "campaign"),
+                            ("delivery", "delivery"),
+                            ("conversation", "conversation"),
+                            ("user", "user"),
+                            ("import", "import"),
+                        ],
+                        max_length=20,
+                        verbose_name="source",
+                    ),
+                ),
+                ("note", models.CharField(blank=True, max_length=300, verbose_name="note")),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, verbose_name="since"),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Address',
+            name="Address",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveSmallIntegerField(verbose_name='position')),
-                ('email', models.CharField(max_length=320, verbose_name='email')),
-                ('email_key', models.CharField(max_length=320)),
-                ('label', models.CharField(blank=True, max_length=50, verbose_name='label')),
-                ('state', models.CharField(choices=[('valid', 'valid'), ('invalid', 'invalid syntax'), ('no_mx', 'domain takes no mail')], default='valid', max_length=16, verbose_name='state')),
-                ('error', models.CharField(blank=True, max_length=300, verbose_name='why not valid')),
-                ('checked_at', models.DateTimeField(blank=True, null=True)),
-                ('contact', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='addresses', to='contacts.contact')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("position", models.PositiveSmallIntegerField(verbose_name="position")),
+                ("email", models.CharField(max_length=320, verbose_name="email")),
+                ("email_key", models.CharField(max_length=320)),
+                ("label", models.CharField(blank=True, max_length=50, verbose_name="label")),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("valid", "valid"),
+                            ("invalid", "invalid syntax"),
+                            ("no_mx", "domain takes no mail"),
+                        ],
+                        default="valid",
+                        max_length=16,
+                        verbose_name="state",
+                    ),
+                ),
+                (
+                    "error",
+                    models.CharField(blank=True, max_length=300, verbose_name="why not valid"),
+                ),
+                ("checked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "contact",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="addresses",
+                        to="contacts.contact",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('contact', 'position'), name='address_position_unique'), models.CheckConstraint(condition=models.Q(('position__gte', 1), ('position__lte', 3)), name='address_position_1_to_3')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("contact", "position"), name="address_position_unique"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("position__gte", 1), ("position__lte", 3)),
+                        name="address_position_1_to_3",
+                    ),
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='importjob',
-            index=models.Index(fields=['status', 'lease_until'], name='import_job_claim'),
+            model_name="importjob",
+            index=models.Index(fields=["status", "lease_until"], name="import_job_claim"),
         ),
         migrations.AddIndex(
-            model_name='importrejection',
-            index=models.Index(fields=['job', 'line'], name='import_rejection_job_line'),
+            model_name="importrejection",
+            index=models.Index(fields=["job", "line"], name="import_rejection_job_line"),
         ),
         migrations.AddIndex(
-            model_name='listmember',
-            index=models.Index(fields=['contact'], name='list_member_contact'),
+            model_name="listmember",
+            index=models.Index(fields=["contact"], name="list_member_contact"),
         ),
         migrations.AddConstraint(
-            model_name='listmember',
-            constraint=models.UniqueConstraint(fields=('contact_list', 'contact'), name='list_member_unique'),
+            model_name="listmember",
+            constraint=models.UniqueConstraint(
+                fields=("contact_list", "contact"), name="list_member_unique"
+            ),
         ),
     ]

@@ -15,40 +15,76 @@ def recreate_search_indexes(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('contacts', '0002_search_indexes'),
+        ("contacts", "0002_search_indexes"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='address',
-            name='contact',
-            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='addresses', to='contacts.contact'),
+            model_name="address",
+            name="contact",
+            field=models.ForeignKey(
+                db_constraint=False,
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="addresses",
+                to="contacts.contact",
+            ),
         ),
         migrations.AlterField(
-            model_name='contact',
-            name='external_id',
-            field=models.CharField(blank=True, help_text="The CRM's key for this contact; unique when given.", max_length=100, null=True, verbose_name='external id'),
+            model_name="contact",
+            name="external_id",
+            field=models.CharField(
+                blank=True,
+                help_text="The CRM's key for this contact; unique when given.",
+                max_length=100,
+                null=True,
+                verbose_name="external id",
+            ),
         ),
         migrations.AlterField(
-            model_name='listmember',
-            name='contact',
-            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='contacts.contact'),
+            model_name="listmember",
+            name="contact",
+            field=models.ForeignKey(
+                db_constraint=False,
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="memberships",
+                to="contacts.contact",
+            ),
         ),
         migrations.AlterField(
-            model_name='listmember',
-            name='contact_list',
-            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='members', to='contacts.contactlist'),
+            model_name="listmember",
+            name="contact_list",
+            field=models.ForeignKey(
+                db_constraint=False,
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="members",
+                to="contacts.contactlist",
+            ),
         ),
         migrations.AlterField(
-            model_name='listmember',
-            name='import_job',
-            field=models.ForeignKey(blank=True, db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='contacts.importjob'),
+            model_name="listmember",
+            name="import_job",
+            field=models.ForeignKey(
+                blank=True,
+                db_constraint=False,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="contacts.importjob",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='contact',
-            constraint=models.UniqueConstraint(condition=models.Q(('external_id__isnull', False)), fields=('external_id',), name='contact_external_id_unique', violation_error_message='Another contact has this external id.'),
+            model_name="contact",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("external_id__isnull", False)),
+                fields=("external_id",),
+                name="contact_external_id_unique",
+                violation_error_message="Another contact has this external id.",
+            ),
         ),
         migrations.RunPython(recreate_search_indexes, migrations.RunPython.noop),
     ]

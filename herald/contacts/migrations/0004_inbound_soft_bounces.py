@@ -4,15 +4,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('contacts', '0003_lean_import_indexes'),
+        ("contacts", "0003_lean_import_indexes"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='suppression',
-            name='reason',
-            field=models.CharField(choices=[('unsubscribed', 'unsubscribed'), ('hard_bounce', 'hard bounce'), ('complaint', 'complaint'), ('opt_out', 'opt-out keyword'), ('soft_bounces', 'repeated soft bounces'), ('manual', 'manual')], max_length=20, verbose_name='reason'),
+            model_name="suppression",
+            name="reason",
+            field=models.CharField(
+                choices=[
+                    ("unsubscribed", "unsubscribed"),
+                    ("hard_bounce", "hard bounce"),
+                    ("complaint", "complaint"),
+                    ("opt_out", "opt-out keyword"),
+                    ("soft_bounces", "repeated soft bounces"),
+                    ("manual", "manual"),
+                ],
+                max_length=20,
+                verbose_name="reason",
+            ),
         ),
     ]

@@ -6,81 +6,198 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('campaigns', '0002_inbound_event_kinds'),
-        ('contacts', '0003_lean_import_indexes'),
-        ('inbound', '0001_inbound'),
-        ('mailboxes', '0004_inbound'),
+        ("campaigns", "0002_inbound_event_kinds"),
+        ("contacts", "0003_lean_import_indexes"),
+        ("inbound", "0001_inbound"),
+        ("mailboxes", "0004_inbound"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Conversation',
+            name="Conversation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('subject', models.CharField(blank=True, max_length=500, verbose_name='subject')),
-                ('status', models.CharField(choices=[('open', 'open'), ('closed', 'closed')], default='open', max_length=8, verbose_name='status')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='started')),
-                ('last_message_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='last message')),
-                ('campaign', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='campaigns.campaign', verbose_name='campaign')),
-                ('contact', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='conversations', to='contacts.contact', verbose_name='contact')),
-                ('delivery', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='campaigns.delivery')),
-                ('mailbox', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='mailboxes.mailbox', verbose_name='mailbox')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("subject", models.CharField(blank=True, max_length=500, verbose_name="subject")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("open", "open"), ("closed", "closed")],
+                        default="open",
+                        max_length=8,
+                        verbose_name="status",
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, verbose_name="started"),
+                ),
+                (
+                    "last_message_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="last message"
+                    ),
+                ),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="campaigns.campaign",
+                        verbose_name="campaign",
+                    ),
+                ),
+                (
+                    "contact",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="conversations",
+                        to="contacts.contact",
+                        verbose_name="contact",
+                    ),
+                ),
+                (
+                    "delivery",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="campaigns.delivery",
+                    ),
+                ),
+                (
+                    "mailbox",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="mailboxes.mailbox",
+                        verbose_name="mailbox",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-last_message_at'],
+                "ordering": ["-last_message_at"],
             },
         ),
         migrations.CreateModel(
-            name='Message',
+            name="Message",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('direction', models.CharField(choices=[('in', 'received'), ('out', 'sent')], max_length=3)),
-                ('kind', models.CharField(choices=[('reply', 'reply to a campaign'), ('new', 'new message'), ('ack', 'automatic acknowledgement')], max_length=8)),
-                ('message_id', models.CharField(blank=True, db_index=True, max_length=500)),
-                ('in_reply_to', models.CharField(blank=True, max_length=500)),
-                ('from_address', models.CharField(blank=True, max_length=320)),
-                ('to_address', models.CharField(blank=True, max_length=1000)),
-                ('subject', models.CharField(blank=True, max_length=500)),
-                ('text', models.TextField(blank=True)),
-                ('body', models.TextField(blank=True)),
-                ('html', models.TextField(blank=True)),
-                ('reason', models.CharField(blank=True, max_length=300)),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('conversation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='messages', to='conversations.conversation')),
-                ('delivery', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='campaigns.delivery')),
-                ('inbound', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='inbound.inboundmessage')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "direction",
+                    models.CharField(choices=[("in", "received"), ("out", "sent")], max_length=3),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("reply", "reply to a campaign"),
+                            ("new", "new message"),
+                            ("ack", "automatic acknowledgement"),
+                        ],
+                        max_length=8,
+                    ),
+                ),
+                ("message_id", models.CharField(blank=True, db_index=True, max_length=500)),
+                ("in_reply_to", models.CharField(blank=True, max_length=500)),
+                ("from_address", models.CharField(blank=True, max_length=320)),
+                ("to_address", models.CharField(blank=True, max_length=1000)),
+                ("subject", models.CharField(blank=True, max_length=500)),
+                ("text", models.TextField(blank=True)),
+                ("body", models.TextField(blank=True)),
+                ("html", models.TextField(blank=True)),
+                ("reason", models.CharField(blank=True, max_length=300)),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "conversation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="messages",
+                        to="conversations.conversation",
+                    ),
+                ),
+                (
+                    "delivery",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="campaigns.delivery",
+                    ),
+                ),
+                (
+                    "inbound",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="inbound.inboundmessage",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['at', 'id'],
+                "ordering": ["at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Attachment',
+            name="Attachment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('filename', models.CharField(max_length=255)),
-                ('content_type', models.CharField(max_length=100)),
-                ('content_id', models.CharField(blank=True, max_length=255)),
-                ('size', models.PositiveIntegerField()),
-                ('data', models.BinaryField(blank=True)),
-                ('omitted', models.BooleanField(default=False)),
-                ('message', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attachments', to='conversations.message')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("filename", models.CharField(max_length=255)),
+                ("content_type", models.CharField(max_length=100)),
+                ("content_id", models.CharField(blank=True, max_length=255)),
+                ("size", models.PositiveIntegerField()),
+                ("data", models.BinaryField(blank=True)),
+                ("omitted", models.BooleanField(default=False)),
+                (
+                    "message",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attachments",
+                        to="conversations.message",
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='conversation',
-            index=models.Index(fields=['status', '-last_message_at'], name='conversation_recent'),
+            model_name="conversation",
+            index=models.Index(fields=["status", "-last_message_at"], name="conversation_recent"),
         ),
         migrations.AddConstraint(
-            model_name='conversation',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'open')), fields=('contact', 'mailbox'), name='conversation_one_open'),
+            model_name="conversation",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "open")),
+                fields=("contact", "mailbox"),
+                name="conversation_one_open",
+            ),
         ),
         migrations.AddIndex(
-            model_name='message',
-            index=models.Index(fields=['conversation', 'at'], name='message_thread'),
+            model_name="message",
+            index=models.Index(fields=["conversation", "at"], name="message_thread"),
         ),
     ]

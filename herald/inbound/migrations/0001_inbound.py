@@ -6,85 +6,159 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('campaigns', '0002_inbound_event_kinds'),
-        ('mailboxes', '0004_inbound'),
+        ("campaigns", "0002_inbound_event_kinds"),
+        ("mailboxes", "0004_inbound"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AutoReplySent',
+            name="AutoReplySent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('email_key', models.CharField(max_length=320, unique=True)),
-                ('sent_at', models.DateTimeField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("email_key", models.CharField(max_length=320, unique=True)),
+                ("sent_at", models.DateTimeField()),
             ],
         ),
         migrations.CreateModel(
-            name='IngestLease',
+            name="IngestLease",
             fields=[
-                ('mailbox', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='+', serialize=False, to='mailboxes.mailbox')),
-                ('runner', models.CharField(blank=True, max_length=64)),
-                ('lease_until', models.DateTimeField(blank=True, null=True)),
-                ('checked_at', models.DateTimeField(blank=True, null=True)),
-                ('idle', models.BooleanField(default=False)),
-                ('error', models.CharField(blank=True, max_length=1000)),
+                (
+                    "mailbox",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="+",
+                        serialize=False,
+                        to="mailboxes.mailbox",
+                    ),
+                ),
+                ("runner", models.CharField(blank=True, max_length=64)),
+                ("lease_until", models.DateTimeField(blank=True, null=True)),
+                ("checked_at", models.DateTimeField(blank=True, null=True)),
+                ("idle", models.BooleanField(default=False)),
+                ("error", models.CharField(blank=True, max_length=1000)),
             ],
         ),
         migrations.CreateModel(
-            name='SoftBounce',
+            name="SoftBounce",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('email_key', models.CharField(max_length=320)),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("email_key", models.CharField(max_length=320)),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'indexes': [models.Index(fields=['email_key', 'at'], name='soft_bounce_address')],
+                "indexes": [models.Index(fields=["email_key", "at"], name="soft_bounce_address")],
             },
         ),
         migrations.CreateModel(
-            name='FolderCursor',
+            name="FolderCursor",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('folder', models.CharField(max_length=255)),
-                ('uidvalidity', models.BigIntegerField(null=True)),
-                ('last_uid', models.BigIntegerField(default=0)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('mailbox', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='mailboxes.mailbox')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("folder", models.CharField(max_length=255)),
+                ("uidvalidity", models.BigIntegerField(null=True)),
+                ("last_uid", models.BigIntegerField(default=0)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "mailbox",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="mailboxes.mailbox",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('mailbox', 'folder'), name='folder_cursor_unique')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("mailbox", "folder"), name="folder_cursor_unique"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='InboundMessage',
+            name="InboundMessage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('folder', models.CharField(max_length=255)),
-                ('uidvalidity', models.BigIntegerField()),
-                ('uid', models.BigIntegerField()),
-                ('message_key', models.CharField(max_length=500)),
-                ('raw', models.BinaryField()),
-                ('size', models.PositiveIntegerField(default=0)),
-                ('received_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('status', models.CharField(choices=[('received', 'received'), ('processed', 'processed'), ('quarantined', 'quarantined')], default='received', max_length=12)),
-                ('kind', models.CharField(blank=True, max_length=12)),
-                ('reason', models.CharField(blank=True, max_length=300)),
-                ('error', models.TextField(blank=True)),
-                ('from_address', models.CharField(blank=True, max_length=320)),
-                ('subject', models.CharField(blank=True, max_length=500)),
-                ('processed_at', models.DateTimeField(blank=True, null=True)),
-                ('moved', models.BooleanField(default=False)),
-                ('delivery', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='campaigns.delivery')),
-                ('mailbox', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='mailboxes.mailbox')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("folder", models.CharField(max_length=255)),
+                ("uidvalidity", models.BigIntegerField()),
+                ("uid", models.BigIntegerField()),
+                ("message_key", models.CharField(max_length=500)),
+                ("raw", models.BinaryField()),
+                ("size", models.PositiveIntegerField(default=0)),
+                ("received_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("received", "received"),
+                            ("processed", "processed"),
+                            ("quarantined", "quarantined"),
+                        ],
+                        default="received",
+                        max_length=12,
+                    ),
+                ),
+                ("kind", models.CharField(blank=True, max_length=12)),
+                ("reason", models.CharField(blank=True, max_length=300)),
+                ("error", models.TextField(blank=True)),
+                ("from_address", models.CharField(blank=True, max_length=320)),
+                ("subject", models.CharField(blank=True, max_length=500)),
+                ("processed_at", models.DateTimeField(blank=True, null=True)),
+                ("moved", models.BooleanField(default=False)),
+                (
+                    "delivery",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="campaigns.delivery",
+                    ),
+                ),
+                (
+                    "mailbox",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="mailboxes.mailbox",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-id'],
-                'indexes': [models.Index(fields=['status', 'mailbox'], name='inbound_message_status')],
-                'constraints': [models.UniqueConstraint(fields=('mailbox', 'message_key'), name='inbound_message_once')],
+                "ordering": ["-id"],
+                "indexes": [
+                    models.Index(fields=["status", "mailbox"], name="inbound_message_status")
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("mailbox", "message_key"), name="inbound_message_once"
+                    )
+                ],
             },
         ),
     ]

@@ -5,48 +5,73 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Mailbox',
+            name="Mailbox",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True, verbose_name='name')),
-                ('from_address', models.EmailField(max_length=254, verbose_name='From address')),
-                ('from_name', models.CharField(blank=True, max_length=100, verbose_name='From name')),
-                ('smtp_host', models.CharField(max_length=255, verbose_name='SMTP host')),
-                ('smtp_port', models.PositiveIntegerField(default=587, verbose_name='SMTP port')),
-                ('smtp_security', models.CharField(choices=[('none', 'None'), ('starttls', 'STARTTLS'), ('tls', 'SSL/TLS')], default='starttls', max_length=16, verbose_name='SMTP security')),
-                ('smtp_username', models.CharField(blank=True, max_length=255, verbose_name='SMTP username')),
-                ('is_sandbox', models.BooleanField(default=False, editable=False)),
-                ('enabled', models.BooleanField(default=True, verbose_name='enabled')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, unique=True, verbose_name="name")),
+                ("from_address", models.EmailField(max_length=254, verbose_name="From address")),
+                (
+                    "from_name",
+                    models.CharField(blank=True, max_length=100, verbose_name="From name"),
+                ),
+                ("smtp_host", models.CharField(max_length=255, verbose_name="SMTP host")),
+                ("smtp_port", models.PositiveIntegerField(default=587, verbose_name="SMTP port")),
+                (
+                    "smtp_security",
+                    models.CharField(
+                        choices=[("none", "None"), ("starttls", "STARTTLS"), ("tls", "SSL/TLS")],
+                        default="starttls",
+                        max_length=16,
+                        verbose_name="SMTP security",
+                    ),
+                ),
+                (
+                    "smtp_username",
+                    models.CharField(blank=True, max_length=255, verbose_name="SMTP username"),
+                ),
+                ("is_sandbox", models.BooleanField(default=False, editable=False)),
+                ("enabled", models.BooleanField(default=True, verbose_name="enabled")),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'verbose_name_plural': 'mailboxes',
-                'ordering': ['name'],
+                "verbose_name_plural": "mailboxes",
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='SandboxMessage',
+            name="SandboxMessage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('received_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('mail_from', models.CharField(max_length=320)),
-                ('rcpt_tos', models.JSONField(default=list)),
-                ('subject', models.CharField(blank=True, max_length=500)),
-                ('from_header', models.CharField(blank=True, max_length=500)),
-                ('to_header', models.CharField(blank=True, max_length=1000)),
-                ('message_id', models.CharField(blank=True, db_index=True, max_length=500)),
-                ('raw', models.BinaryField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "received_at",
+                    models.DateTimeField(db_index=True, default=django.utils.timezone.now),
+                ),
+                ("mail_from", models.CharField(max_length=320)),
+                ("rcpt_tos", models.JSONField(default=list)),
+                ("subject", models.CharField(blank=True, max_length=500)),
+                ("from_header", models.CharField(blank=True, max_length=500)),
+                ("to_header", models.CharField(blank=True, max_length=1000)),
+                ("message_id", models.CharField(blank=True, db_index=True, max_length=500)),
+                ("raw", models.BinaryField()),
             ],
             options={
-                'ordering': ['-id'],
+                "ordering": ["-id"],
             },
         ),
     ]

@@ -5,16 +5,22 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('mailboxes', '0001_initial'),
-        ('messaging', '0001_templates_versions_signatures'),
+        ("mailboxes", "0001_initial"),
+        ("messaging", "0001_templates_versions_signatures"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='mailbox',
-            name='signature',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='mailboxes', to='messaging.signature', verbose_name='signature'),
+            model_name="mailbox",
+            name="signature",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="mailboxes",
+                to="messaging.signature",
+                verbose_name="signature",
+            ),
         ),
     ]

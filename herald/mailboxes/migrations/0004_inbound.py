@@ -6,31 +6,59 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('mailboxes', '0003_mailbox_reply_to_bcc_imap_limits_dkim_secrets'),
-        ('messaging', '0001_templates_versions_signatures'),
+        ("mailboxes", "0003_mailbox_reply_to_bcc_imap_limits_dkim_secrets"),
+        ("messaging", "0001_templates_versions_signatures"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='mailbox',
-            name='ack_template',
-            field=models.ForeignKey(blank=True, help_text='Sent once to the sender of a new conversation. Empty: none.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='messaging.template', verbose_name='auto-acknowledgement template'),
+            model_name="mailbox",
+            name="ack_template",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="Sent once to the sender of a new conversation. Empty: none.",
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="messaging.template",
+                verbose_name="auto-acknowledgement template",
+            ),
         ),
         migrations.AddField(
-            model_name='mailbox',
-            name='imap_move_to',
-            field=models.CharField(blank=True, help_text='Empty: processed mail stays where it is.', max_length=255, verbose_name='move processed mail to folder'),
+            model_name="mailbox",
+            name="imap_move_to",
+            field=models.CharField(
+                blank=True,
+                help_text="Empty: processed mail stays where it is.",
+                max_length=255,
+                verbose_name="move processed mail to folder",
+            ),
         ),
         migrations.AddField(
-            model_name='mailbox',
-            name='imap_poll_seconds',
-            field=models.PositiveIntegerField(default=60, help_text='Used when the IMAP server does not offer IDLE (instant notification).', validators=[django.core.validators.MinValueValidator(5), django.core.validators.MaxValueValidator(86400)], verbose_name='check for new mail every (seconds)'),
+            model_name="mailbox",
+            name="imap_poll_seconds",
+            field=models.PositiveIntegerField(
+                default=60,
+                help_text="Used when the IMAP server does not offer IDLE (instant notification).",
+                validators=[
+                    django.core.validators.MinValueValidator(5),
+                    django.core.validators.MaxValueValidator(86400),
+                ],
+                verbose_name="check for new mail every (seconds)",
+            ),
         ),
         migrations.AddField(
-            model_name='mailbox',
-            name='optout_template',
-            field=models.ForeignKey(blank=True, help_text='Sent to a contact who replied with an opt-out keyword. Empty: none.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='messaging.template', verbose_name='opt-out confirmation template'),
+            model_name="mailbox",
+            name="optout_template",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="Sent to a contact who replied with an opt-out keyword. Empty: none.",
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="messaging.template",
+                verbose_name="opt-out confirmation template",
+            ),
         ),
     ]

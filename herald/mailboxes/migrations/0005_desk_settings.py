@@ -5,25 +5,42 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('mailboxes', '0004_inbound'),
+        ("mailboxes", "0004_inbound"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='mailbox',
-            name='desk_mode',
-            field=models.CharField(choices=[('assignment', 'Assignment: an agent takes a conversation before answering'), ('open', 'Open: any member may answer, nobody takes a conversation')], default='assignment', max_length=12, verbose_name='inbox mode'),
+            model_name="mailbox",
+            name="desk_mode",
+            field=models.CharField(
+                choices=[
+                    ("assignment", "Assignment: an agent takes a conversation before answering"),
+                    ("open", "Open: any member may answer, nobody takes a conversation"),
+                ],
+                default="assignment",
+                max_length=12,
+                verbose_name="inbox mode",
+            ),
         ),
         migrations.AddField(
-            model_name='mailbox',
-            name='max_outbound_open',
-            field=models.PositiveIntegerField(blank=True, help_text="How many agent-started conversations an agent may have open at once in this mailbox (each agent's own setting wins). Empty: no limit.", null=True, validators=[django.core.validators.MinValueValidator(1)], verbose_name='open outbound conversations per agent'),
+            model_name="mailbox",
+            name="max_outbound_open",
+            field=models.PositiveIntegerField(
+                blank=True,
+                help_text="How many agent-started conversations an agent may have open at once in this mailbox (each agent's own setting wins). Empty: no limit.",
+                null=True,
+                validators=[django.core.validators.MinValueValidator(1)],
+                verbose_name="open outbound conversations per agent",
+            ),
         ),
         migrations.AddField(
-            model_name='mailbox',
-            name='wrapup_required',
-            field=models.BooleanField(default=False, help_text='Agents must choose a wrap-up reason to close a conversation.', verbose_name='wrap-up reason required'),
+            model_name="mailbox",
+            name="wrapup_required",
+            field=models.BooleanField(
+                default=False,
+                help_text="Agents must choose a wrap-up reason to close a conversation.",
+                verbose_name="wrap-up reason required",
+            ),
         ),
     ]

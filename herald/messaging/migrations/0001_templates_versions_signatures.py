@@ -8,113 +8,265 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('mailboxes', '0001_initial'),
+        ("mailboxes", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Signature',
+            name="Signature",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True, verbose_name='name')),
-                ('html', models.TextField(help_text='May use variables, e.g. ${company_phone}.', verbose_name='HTML')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, unique=True, verbose_name="name")),
+                (
+                    "html",
+                    models.TextField(
+                        help_text="May use variables, e.g. ${company_phone}.", verbose_name="HTML"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Template',
+            name="Template",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, verbose_name='name')),
-                ('campaign_id', models.BigIntegerField(blank=True, help_text='Empty: available everywhere.', null=True, verbose_name='campaign')),
-                ('language', models.CharField(default='en', max_length=8, verbose_name='language')),
-                ('direction', models.CharField(choices=[('ltr', 'Left to right'), ('rtl', 'Right to left (Arabic, Hebrew)')], default='ltr', max_length=3, verbose_name='text direction')),
-                ('subject', models.CharField(max_length=500, verbose_name='subject')),
-                ('include_company_name', models.BooleanField(default=False, help_text="Prefixes the subject with the account's company name.", verbose_name='include company name')),
-                ('html', models.TextField(verbose_name='HTML body')),
-                ('text', models.TextField(blank=True, help_text='Empty: generated from the HTML body.', verbose_name='plain-text body')),
-                ('event_enabled', models.BooleanField(default=False, verbose_name='attach a calendar invitation')),
-                ('event_title', models.CharField(blank=True, max_length=300, verbose_name='event title')),
-                ('event_organizer', models.CharField(blank=True, help_text='Name <address@example.com>', max_length=300, verbose_name='organizer')),
-                ('event_location', models.CharField(blank=True, max_length=300, verbose_name='location')),
-                ('event_start', models.CharField(blank=True, help_text='e.g. ${start_date} 14:30', max_length=100, verbose_name='start')),
-                ('event_end', models.CharField(blank=True, max_length=100, verbose_name='end')),
-                ('event_timezone', models.CharField(default='UTC', max_length=64, verbose_name='event time zone')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('signature', models.ForeignKey(blank=True, help_text="Empty: the sending mailbox's signature, if it has one.", null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='templates', to='messaging.signature', verbose_name='signature')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, verbose_name="name")),
+                (
+                    "campaign_id",
+                    models.BigIntegerField(
+                        blank=True,
+                        help_text="Empty: available everywhere.",
+                        null=True,
+                        verbose_name="campaign",
+                    ),
+                ),
+                ("language", models.CharField(default="en", max_length=8, verbose_name="language")),
+                (
+                    "direction",
+                    models.CharField(
+                        choices=[
+                            ("ltr", "Left to right"),
+                            ("rtl", "Right to left (Arabic, Hebrew)"),
+                        ],
+                        default="ltr",
+                        max_length=3,
+                        verbose_name="text direction",
+                    ),
+                ),
+                ("subject", models.CharField(max_length=500, verbose_name="subject")),
+                (
+                    "include_company_name",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Prefixes the subject with the account's company name.",
+                        verbose_name="include company name",
+                    ),
+                ),
+                ("html", models.TextField(verbose_name="HTML body")),
+                (
+                    "text",
+                    models.TextField(
+                        blank=True,
+                        help_text="Empty: generated from the HTML body.",
+                        verbose_name="plain-text body",
+                    ),
+                ),
+                (
+                    "event_enabled",
+                    models.BooleanField(default=False, verbose_name="attach a calendar invitation"),
+                ),
+                (
+                    "event_title",
+                    models.CharField(blank=True, max_length=300, verbose_name="event title"),
+                ),
+                (
+                    "event_organizer",
+                    models.CharField(
+                        blank=True,
+                        help_text="Name <address@example.com>",
+                        max_length=300,
+                        verbose_name="organizer",
+                    ),
+                ),
+                (
+                    "event_location",
+                    models.CharField(blank=True, max_length=300, verbose_name="location"),
+                ),
+                (
+                    "event_start",
+                    models.CharField(
+                        blank=True,
+                        help_text="e.g. ${start_date} 14:30",
+                        max_length=100,
+                        verbose_name="start",
+                    ),
+                ),
+                ("event_end", models.CharField(blank=True, max_length=100, verbose_name="end")),
+                (
+                    "event_timezone",
+                    models.CharField(default="UTC", max_length=64, verbose_name="event time zone"),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "signature",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Empty: the sending mailbox's signature, if it has one.",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="templates",
+                        to="messaging.signature",
+                        verbose_name="signature",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='TemplateAttachment',
+            name="TemplateAttachment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('file', models.FileField(upload_to=herald.messaging.models.attachment_path)),
-                ('filename', models.CharField(max_length=255)),
-                ('content_type', models.CharField(max_length=100)),
-                ('size', models.PositiveBigIntegerField()),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('template', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attachments', to='messaging.template')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("file", models.FileField(upload_to=herald.messaging.models.attachment_path)),
+                ("filename", models.CharField(max_length=255)),
+                ("content_type", models.CharField(max_length=100)),
+                ("size", models.PositiveBigIntegerField()),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "template",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attachments",
+                        to="messaging.template",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='TemplateVersion',
+            name="TemplateVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField()),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('created_by', models.CharField(max_length=200)),
-                ('restored_from', models.PositiveIntegerField(blank=True, null=True)),
-                ('source', models.JSONField(default=dict)),
-                ('compiled_subject', models.TextField()),
-                ('compiled_html', models.TextField()),
-                ('compiled_text', models.TextField()),
-                ('compiled_event', models.JSONField(blank=True, null=True)),
-                ('report', models.JSONField(default=dict)),
-                ('template', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='versions', to='messaging.template')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.PositiveIntegerField()),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("created_by", models.CharField(max_length=200)),
+                ("restored_from", models.PositiveIntegerField(blank=True, null=True)),
+                ("source", models.JSONField(default=dict)),
+                ("compiled_subject", models.TextField()),
+                ("compiled_html", models.TextField()),
+                ("compiled_text", models.TextField()),
+                ("compiled_event", models.JSONField(blank=True, null=True)),
+                ("report", models.JSONField(default=dict)),
+                (
+                    "template",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="versions",
+                        to="messaging.template",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['template', '-number'],
+                "ordering": ["template", "-number"],
             },
         ),
         migrations.AddField(
-            model_name='template',
-            name='current_version',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='messaging.templateversion'),
+            model_name="template",
+            name="current_version",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="messaging.templateversion",
+            ),
         ),
         migrations.CreateModel(
-            name='TestSend',
+            name="TestSend",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('to', models.EmailField(max_length=254)),
-                ('variables', models.JSONField(default=dict)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('sent', 'Sent'), ('failed', 'Failed')], default='queued', max_length=10)),
-                ('error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('mailbox', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='mailboxes.mailbox')),
-                ('requested_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='messaging.templateversion')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("to", models.EmailField(max_length=254)),
+                ("variables", models.JSONField(default=dict)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("queued", "Queued"), ("sent", "Sent"), ("failed", "Failed")],
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                ("error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "mailbox",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="mailboxes.mailbox",
+                    ),
+                ),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="messaging.templateversion",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-id'],
+                "ordering": ["-id"],
             },
         ),
         migrations.AddConstraint(
-            model_name='templateversion',
-            constraint=models.UniqueConstraint(fields=('template', 'number'), name='template_version_unique'),
+            model_name="templateversion",
+            constraint=models.UniqueConstraint(
+                fields=("template", "number"), name="template_version_unique"
+            ),
         ),
     ]

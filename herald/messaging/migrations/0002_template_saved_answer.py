@@ -4,15 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('messaging', '0001_templates_versions_signatures'),
+        ("messaging", "0001_templates_versions_signatures"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='template',
-            name='saved_answer',
-            field=models.BooleanField(default=False, help_text='Agents can insert it in their answers in the inbox.', verbose_name='saved answer'),
+            model_name="template",
+            name="saved_answer",
+            field=models.BooleanField(
+                default=False,
+                help_text="Agents can insert it in their answers in the inbox.",
+                verbose_name="saved answer",
+            ),
         ),
     ]

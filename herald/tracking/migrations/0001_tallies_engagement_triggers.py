@@ -67,9 +67,11 @@ POSTGRES = [
     BEGIN
         INSERT INTO tracking_tally (campaign_id, hour, name, n, shard)
         SELECT campaign_id, hour, name, count(*), mod(pg_backend_pid(), {SHARDS}) FROM (
-            {PG_ROWS.format(
-                e="new_events", source="new_events", where=PG_NOT_COUNTED.format(e="new_events")
-            )}
+            {
+        PG_ROWS.format(
+            e="new_events", source="new_events", where=PG_NOT_COUNTED.format(e="new_events")
+        )
+    }
         ) AS counted GROUP BY campaign_id, hour, name ORDER BY campaign_id, hour, name
         ON CONFLICT (campaign_id, hour, name, shard)
         DO UPDATE SET n = tracking_tally.n + EXCLUDED.n;
@@ -104,59 +106,100 @@ def create_triggers(apps, schema_editor):
 
 
 def drop_triggers(apps, schema_editor):
-    schema_editor.execute("DROP TRIGGER IF EXISTS tracking_tally_events" + (
-        " ON campaigns_event" if schema_editor.connection.vendor == "postgresql" else ""
-    ))
+    schema_editor.execute(
+        "DROP TRIGGER IF EXISTS tracking_tally_events"
+        + (" ON campaigns_event" if schema_editor.connection.vendor == "postgresql" else "")
+    )
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute("DROP FUNCTION IF EXISTS tracking_tally_events()")
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('campaigns', '0002_tracking'),
+        ("campaigns", "0002_tracking"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Engagement',
+            name="Engagement",
             fields=[
-                ('delivery', models.OneToOneField(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='+', serialize=False, to='campaigns.delivery')),
-                ('opens', models.PositiveIntegerField(default=0)),
-                ('machine_opens', models.PositiveIntegerField(default=0)),
-                ('first_open_at', models.DateTimeField(blank=True, null=True)),
-                ('read_at', models.DateTimeField(blank=True, null=True)),
-                ('last_open_at', models.DateTimeField(blank=True, null=True)),
-                ('clicks', models.PositiveIntegerField(default=0)),
-                ('machine_clicks', models.PositiveIntegerField(default=0)),
-                ('first_click_at', models.DateTimeField(blank=True, null=True)),
-                ('clicked_at', models.DateTimeField(blank=True, null=True)),
-                ('last_click_at', models.DateTimeField(blank=True, null=True)),
-                ('last_link', models.IntegerField(blank=True, null=True)),
-                ('links', models.JSONField(blank=True, default=list)),
-                ('rating', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('rated_at', models.DateTimeField(blank=True, null=True)),
-                ('unsubscribed_at', models.DateTimeField(blank=True, null=True)),
-                ('campaign', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='campaigns.campaign')),
+                (
+                    "delivery",
+                    models.OneToOneField(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="+",
+                        serialize=False,
+                        to="campaigns.delivery",
+                    ),
+                ),
+                ("opens", models.PositiveIntegerField(default=0)),
+                ("machine_opens", models.PositiveIntegerField(default=0)),
+                ("first_open_at", models.DateTimeField(blank=True, null=True)),
+                ("read_at", models.DateTimeField(blank=True, null=True)),
+                ("last_open_at", models.DateTimeField(blank=True, null=True)),
+                ("clicks", models.PositiveIntegerField(default=0)),
+                ("machine_clicks", models.PositiveIntegerField(default=0)),
+                ("first_click_at", models.DateTimeField(blank=True, null=True)),
+                ("clicked_at", models.DateTimeField(blank=True, null=True)),
+                ("last_click_at", models.DateTimeField(blank=True, null=True)),
+                ("last_link", models.IntegerField(blank=True, null=True)),
+                ("links", models.JSONField(blank=True, default=list)),
+                ("rating", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("rated_at", models.DateTimeField(blank=True, null=True)),
+                ("unsubscribed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="campaigns.campaign",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['campaign', 'first_open_at'], name='engagement_opened'), models.Index(fields=['campaign', 'first_click_at'], name='engagement_clicked'), models.Index(fields=['campaign', 'rating'], name='engagement_rating')],
+                "indexes": [
+                    models.Index(fields=["campaign", "first_open_at"], name="engagement_opened"),
+                    models.Index(fields=["campaign", "first_click_at"], name="engagement_clicked"),
+                    models.Index(fields=["campaign", "rating"], name="engagement_rating"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Tally',
+            name="Tally",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('hour', models.DateTimeField()),
-                ('name', models.CharField(max_length=64)),
-                ('n', models.BigIntegerField(default=0)),
-                ('shard', models.PositiveSmallIntegerField(default=0)),
-                ('campaign', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='campaigns.campaign')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("hour", models.DateTimeField()),
+                ("name", models.CharField(max_length=64)),
+                ("n", models.BigIntegerField(default=0)),
+                ("shard", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="campaigns.campaign",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('campaign', 'hour', 'name', 'shard'), name='tally_unique')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("campaign", "hour", "name", "shard"), name="tally_unique"
+                    )
+                ],
             },
         ),
         migrations.RunPython(create_triggers, drop_triggers),

@@ -4,18 +4,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tracking', '0001_tallies_engagement_triggers'),
+        ("tracking", "0001_tallies_engagement_triggers"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='JournalCursor',
+            name="JournalCursor",
             fields=[
-                ('segment', models.CharField(max_length=255, primary_key=True, serialize=False)),
-                ('offset', models.BigIntegerField(default=0)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("segment", models.CharField(max_length=255, primary_key=True, serialize=False)),
+                ("offset", models.BigIntegerField(default=0)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
         ),
     ]
