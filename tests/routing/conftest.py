@@ -11,8 +11,13 @@ import pytest
 from herald.accounts.models import User
 from herald.mailboxes.models import Mailbox
 from herald.routing import actions as routing
-from tests.conversations.conftest import bob, customer_mail, desk  # noqa: F401 - fixtures
-from tests.conversations.conftest import mailbox, smtp  # noqa: F401 - fixtures
+from tests.conversations.conftest import (  # noqa: F401 - fixtures
+    bob,
+    customer_mail,
+    desk,
+    mailbox,
+    smtp,
+)
 
 __all__ = ["customer_mail"]
 

@@ -43,7 +43,8 @@ def test_arriving_conversations_go_to_the_least_loaded_in_turn_and_wait_beyond_c
         None,  # both at capacity 2: it waits in the queue
     ]
     event = ConversationEvent.objects.filter(kind="assigned").first()
-    assert event is not None and event.actor_label == "routing"
+    assert event is not None
+    assert event.actor_label == "routing"
 
 
 def test_closing_or_setting_pending_pulls_the_oldest_waiting_at_once(
@@ -51,7 +52,8 @@ def test_closing_or_setting_pending_pulls_the_oldest_waiting_at_once(
 ) -> None:
     first = [arrive(routed, n) for n in range(4)]
     oldest, newer = arrive(routed, 10), arrive(routed, 11)
-    assert holder(oldest) is None and holder(newer) is None
+    assert holder(oldest) is None
+    assert holder(newer) is None
 
     actions.do_close(alice, first[0], reason=None)
     assert holder(oldest) == "alice@example.com"  # no sweep: at once, and the oldest first

@@ -10,6 +10,7 @@ once at a time and all were closed. Runs on SQLite and, in make test's second pa
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
@@ -102,9 +103,7 @@ def snapshot(mailbox: Mailbox) -> tuple[dict[int, int], dict[int, int | None], s
                 "user_id", flat=True
             )
         )
-        queue = set(
-            Conversation.objects.filter(routing.queue(box.pk)).values_list("pk", flat=True)
-        )
+        queue = set(Conversation.objects.filter(routing.queue(box.pk)).values_list("pk", flat=True))
     return loads, capacity, available - pausing, queue
 
 
@@ -120,9 +119,7 @@ def sample(mailbox: Mailbox, findings: Findings, stop: threading.Event) -> None:
                 cap = capacity.get(agent)
                 if cap is not None and load > cap:
                     findings.over_capacity.append(f"agent {agent}: {load} > {cap}")
-            room = any(
-                capacity[a] is None or loads.get(a, 0) < (capacity[a] or 0) for a in offered
-            )
+            room = any(capacity[a] is None or loads.get(a, 0) < (capacity[a] or 0) for a in offered)
             if now - last > SAMPLE_GAP:
                 since.clear()  # the sampler was held up: start measuring again
             last = now
@@ -234,4 +231,4 @@ def test_twenty_agents_two_thousand_conversations_three_workers(desk: Mailbox) -
     assert len(history) == TOTAL
     for kinds in history.values():
         assert kinds[0] == "assigned"
-        assert all(a != b for a, b in zip(kinds, kinds[1:], strict=False)), kinds
+        assert all(a != b for a, b in itertools.pairwise(kinds)), kinds
