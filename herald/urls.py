@@ -17,6 +17,7 @@ urlpatterns = [
     path("templates/", include("herald.messaging.urls")),
     path("campaigns/", include("herald.campaigns.urls")),
     path("conversations/", include("herald.conversations.urls")),
+    path("", include("herald.routing.urls")),
     path("api/v1/", api.urls),
     # Recipient links (/o/, /c/, /u/, /r/, /v/), campaign statistics and the dashboard.
     path("", include("herald.tracking.urls")),

@@ -8,7 +8,16 @@ from ninja import NinjaAPI
 from ninja.errors import HttpError
 
 from herald import __version__
-from herald.api import accounts, audit, campaigns, contacts, conversations, mailboxes, messaging
+from herald.api import (
+    accounts,
+    audit,
+    campaigns,
+    contacts,
+    conversations,
+    mailboxes,
+    messaging,
+    routing,
+)
 from herald.conversations.actions import Refused
 
 api = NinjaAPI(
@@ -27,6 +36,7 @@ api.add_router("", contacts.router)
 api.add_router("", mailboxes.router)
 api.add_router("", campaigns.router)
 api.add_router("", conversations.router)
+api.add_router("", routing.router)
 
 
 @api.exception_handler(ValidationError)

@@ -26,6 +26,7 @@ NAVIGATION: list[NavItem] = [
     NavItem(_("Dashboard"), "tracking:dashboard", Role.MANAGER, "tracking"),
     NavItem(_("Contacts"), "contacts:search", Role.AGENT, "contacts"),
     NavItem(_("Inbox"), "conversations:list", Role.AGENT, "conversations"),
+    NavItem(_("Supervisor"), "routing:supervisor", Role.MANAGER, "routing"),
     NavItem(_("Agent teams"), "conversations:members", Role.MANAGER, "conversations"),
     NavItem(_("Wrap-up reasons"), "conversations:wrapup", Role.MANAGER, "conversations"),
     NavItem(_("Contact lists"), "contacts:lists", Role.MANAGER, "contacts-lists"),
