@@ -54,6 +54,7 @@ class CampaignIn(Input):
     daily_cap: int | None = None
     warmup_per_hour: int | None = None
     warmup_growth_percent: float | None = None
+    pace_by_agents_of_id: int | None = None
     failure_percent: int | None = None
     failure_window: int | None = None
     max_retry_hours: int | None = None
@@ -76,9 +77,15 @@ NULLABLE = {
     "daily_cap",
     "warmup_per_hour",
     "optout_template_id",
+    "pace_by_agents_of_id",
 }
 # Relations: given by id in the API.
-RELATED = {"mailbox": Mailbox, "template": Template, "optout_template": Template}
+RELATED = {
+    "mailbox": Mailbox,
+    "template": Template,
+    "optout_template": Template,
+    "pace_by_agents_of": Mailbox,
+}
 
 
 def _out(campaign: Campaign, *, with_progress: bool = False) -> dict[str, Any]:

@@ -63,6 +63,7 @@ EDITABLE_FIELDS = (
     "daily_cap",
     "warmup_per_hour",
     "warmup_growth_percent",
+    "pace_by_agents_of",
     "failure_percent",
     "failure_window",
     "max_retry_hours",

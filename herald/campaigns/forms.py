@@ -105,6 +105,7 @@ class CampaignForm(forms.ModelForm):
                 "daily_cap",
                 "warmup_per_hour",
                 "warmup_growth_percent",
+                "pace_by_agents_of",
             ),
         ),
         (
@@ -141,6 +142,8 @@ class CampaignForm(forms.ModelForm):
         template.queryset = Template.objects.order_by("name")
         optout = cast(forms.ModelChoiceField, self.fields["optout_template"])
         optout.queryset = Template.objects.order_by("name")
+        agents_of = cast(forms.ModelChoiceField, self.fields["pace_by_agents_of"])
+        agents_of.queryset = Mailbox.objects.order_by("name")
         # The live recipient count follows these two.
         for name in ("lists", "addresses"):
             self.fields[name].widget.attrs["data-recipients"] = "1"

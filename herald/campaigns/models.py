@@ -117,6 +117,19 @@ class Campaign(models.Model):
         _("warm-up: start at N per hour"), null=True, blank=True
     )
     warmup_growth_percent = models.FloatField(_("warm-up: grow by % per day"), default=0)
+    # herald.routing.capacity: no faster than the replies can be answered in time.
+    pace_by_agents_of = models.ForeignKey(
+        "mailboxes.Mailbox",
+        verbose_name=_("pace by the agents of"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_(
+            "Sends no faster than the replies it brings can be answered by this mailbox's "
+            "available agents within its service level (and never faster than the pace above)."
+        ),
+    )
 
     # Auto-pause: more than failure_percent % failed among the last failure_window attempts.
     failure_percent = models.PositiveSmallIntegerField(_("auto-pause above % failures"), default=20)

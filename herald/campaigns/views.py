@@ -26,6 +26,7 @@ from herald.campaigns import actions, queries
 from herald.campaigns.forms import CampaignForm, recurrence_text, windows_text
 from herald.campaigns.models import AddressChoice, Campaign, CampaignStatus
 from herald.core.forms import add_errors
+from herald.routing import capacity
 
 FINISHED = (CampaignStatus.COMPLETED, CampaignStatus.CANCELLED)
 REFRESH_SECONDS = 3  # the detail page's progress panel
@@ -93,6 +94,11 @@ def _live(campaign: Campaign) -> dict[str, Any]:
         "done": counts["total"] - counts["to_send"],
         "skipped_reasons": queries.skipped_reasons(campaign.pk),
         "outlook": queries.outlook(campaign, counts, timezone.now()),
+        "agents_pace": (
+            capacity.pace(capacity.observe(campaign.pk, campaign.pace_by_agents_of_id))
+            if campaign.pace_by_agents_of_id is not None
+            else None
+        ),
         "events": queries.recent_events(campaign.pk),
         "refresh": campaign.status not in (*FINISHED, CampaignStatus.DRAFT),
         "refresh_seconds": REFRESH_SECONDS,

@@ -79,6 +79,7 @@ from herald.mailboxes.models import Mailbox
 from herald.messaging.queries import compiled_version
 from herald.messaging.rendering import CompiledTemplate, RenderError, render
 from herald.messaging.writer import write_message
+from herald.routing import capacity
 from herald.tracking.pixel import with_open_pixel
 
 logger = logging.getLogger(__name__)
@@ -225,6 +226,11 @@ class Dialer:
             and not windows.is_open(schedule, now or timezone.now(), zone)
         ):
             return False
+        agents_pace = None
+        if campaign.pace_by_agents_of_id is not None:
+            agents_pace = capacity.pace_of(campaign.pk, campaign.pace_by_agents_of_id)
+            if agents_pace.per_second <= 0:  # nobody to answer the replies: nothing goes
+                return False
         started = time.monotonic()
 
         def clock() -> dt.datetime:  # the fixed time moves on as the step does
@@ -232,7 +238,7 @@ class Dialer:
                 return timezone.now()
             return now + dt.timedelta(seconds=time.monotonic() - started)
 
-        sending = self._sending(campaign, account, zone, clock())
+        sending = self._sending(campaign, account, zone, clock(), agents_pace)
         transport = self._transport(sending.mailbox)
         deadline = started + STEP_SECONDS
         flight: _Chunk | None = None
@@ -377,19 +383,26 @@ class Dialer:
             suppressed=chunk.suppressed,
         )
 
-    def _limits(self, campaign: Campaign) -> dict[str, list[pacing.Limit]]:
+    def _limits(
+        self, campaign: Campaign, agents_pace: capacity.Pace | None = None
+    ) -> dict[str, list[pacing.Limit]]:
+        """The campaign's limits and its mailbox's; with ``agents_pace`` (pace by the agents
+        of a mailbox), also one message every 1/rate seconds."""
         mailbox = campaign.mailbox
         since = campaign.warmup_since or campaign.launched_at or timezone.now()
+        own = pacing.campaign_limits(
+            rate_count=campaign.rate_count,
+            rate_unit=campaign.rate_unit,
+            wait_seconds=campaign.wait_seconds,
+            daily_cap=campaign.daily_cap,
+            warmup_per_hour=campaign.warmup_per_hour,
+            warmup_growth_percent=campaign.warmup_growth_percent,
+            warmup_since_us=to_us(since),
+        )
+        if agents_pace is not None and agents_pace.per_second > 0:
+            own.append(pacing.every(1 / agents_pace.per_second))
         return {
-            campaign.pacing_key: pacing.campaign_limits(
-                rate_count=campaign.rate_count,
-                rate_unit=campaign.rate_unit,
-                wait_seconds=campaign.wait_seconds,
-                daily_cap=campaign.daily_cap,
-                warmup_per_hour=campaign.warmup_per_hour,
-                warmup_growth_percent=campaign.warmup_growth_percent,
-                warmup_since_us=to_us(since),
-            ),
+            campaign.pacing_key: own,
             f"mailbox:{mailbox.pk}": pacing.mailbox_limits(
                 per_second=mailbox.max_per_second,
                 per_hour=mailbox.max_per_hour,
@@ -435,7 +448,12 @@ class Dialer:
         return keep
 
     def _sending(
-        self, campaign: Campaign, account: Account, zone: zoneinfo.ZoneInfo, now: dt.datetime
+        self,
+        campaign: Campaign,
+        account: Account,
+        zone: zoneinfo.ZoneInfo,
+        now: dt.datetime,
+        agents_pace: capacity.Pace | None = None,
     ) -> _Sending:
         mailbox = campaign.mailbox
         version = campaign.version or campaign.template.current_version
@@ -460,7 +478,7 @@ class Dialer:
             bcc=_bcc(mailbox, campaign),
             signer=signer,
             schedule=windows.from_json(campaign.windows or []),
-            limits=self._limits(campaign),
+            limits=self._limits(campaign, agents_pace),
             reply_local=reply_local,
             reply_domain=reply_domain,
             id_domain=mailbox.from_address.rpartition("@")[2],

@@ -16,6 +16,7 @@ from tests.conversations.conftest import (  # noqa: F401 - fixtures
     customer_mail,
     desk,
     mailbox,
+    make_campaign,
     smtp,
 )
 

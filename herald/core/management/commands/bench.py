@@ -54,6 +54,7 @@ class Command(HeraldCommand):
         if spec is None or spec.loader is None:
             raise CommandError(f"cannot load {path}")
         module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # dataclasses look their module up while it loads
         spec.loader.exec_module(module)
         figures = module.run(argv)
         sys.stdout.write(json.dumps({"bench": name, **figures}) + "\n")
