@@ -26,7 +26,7 @@ import datetime as dt
 import itertools
 from dataclasses import dataclass
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from herald.accounts.models import Account, Role, User
@@ -142,8 +142,8 @@ def inbox(user: User, flt: InboxFilter) -> QuerySet[Conversation]:
     rows = _filtered(user, flt)
     if flt.search.strip():
         return search_rows(rows, flt.search).order_by("-id")
-    if flt.order == "waiting":
-        return rows.order_by("waiting_since", "-last_message_at", "-id")
+    if flt.order == "waiting":  # nobody waiting: last, on SQLite too
+        return rows.order_by(F("waiting_since").asc(nulls_last=True), "-last_message_at", "-id")
     return rows.order_by("-last_message_at", "-id")
 
 
@@ -195,12 +195,20 @@ def _walk(
 def _view_page(user: User, flt: InboxFilter, page: int) -> list[Conversation]:
     """One page of a view (no search). An agent working several mailboxes gets each mailbox's
     first rows from its own index range (``conversation_mailbox``), merged here: one query over
-    all of them sorts every row of those mailboxes in the view (400,000 closed ones). Oldest
-    waiting first walks ``conversation_waiting`` for all mailboxes at once. (An index per mailbox
-    for it made SQLite's planner choose it for the other views too, and sort: 1 s.)"""
+    all of them sorts every row of those mailboxes in the view (400,000 closed ones). An agent's
+    unassigned conversations oldest waiting first come from each mailbox's queue
+    (``_waiting_page``); the other views oldest waiting first walk ``conversation_waiting`` for all
+    mailboxes at once. (A plain index per mailbox for them made SQLite's planner choose it for
+    the other views too, and sort: 1 s. The queue's index is partial: only a query naming all
+    of its conditions can use it.)"""
     rows = inbox(user, flt)
     mailboxes = mailbox_ids_of(user)
     start, stop = (page - 1) * PAGE_SIZE, page * PAGE_SIZE + 1
+    if flt.order == "waiting":
+        boxes = [flt.mailbox_id] if flt.mailbox_id else mailboxes
+        per_mailbox = flt.view == "unassigned" and boxes is not None
+        reads: list[int | None] = list(boxes) if per_mailbox and boxes else [None]
+        return _waiting_page(user, rows, reads, page)
     if flt.mailbox_id or mailboxes is None or len(mailboxes) < 2 or flt.order != "recent":
         return page_of(user, rows, page)
     merged: list[tuple[dt.datetime, int]] = []
@@ -209,6 +217,38 @@ def _view_page(user: User, flt: InboxFilter, page: int) -> list[Conversation]:
     merged.sort(reverse=True)
     ids = [pk for _, pk in merged[start:stop]]
     return page_of(user, Conversation.objects.filter(pk__in=ids).order_by(*rows.query.order_by), 1)
+
+
+def _waiting_page(
+    user: User, rows: QuerySet[Conversation], mailboxes: list[int | None], page: int
+) -> list[Conversation]:
+    """A view oldest waiting first: the conversations where a customer waits, by how long
+    (``conversation_waiting``; an agent's unassigned ones from each mailbox's queue,
+    ``conversation_queue``, merged here), then those where nobody waits, newest activity first.
+    ``mailboxes``: the mailboxes read one by one, or ``[None]`` for one read of ``rows``."""
+    start, stop = (page - 1) * PAGE_SIZE, page * PAGE_SIZE + 1
+    merged: list[tuple[dt.datetime | None, dt.datetime, int]] = []
+    for mailbox in mailboxes:
+        part = rows.filter(waiting_since__isnull=False)
+        if mailbox is not None:
+            part = part.filter(mailbox_id=mailbox)
+        merged.extend(
+            part.order_by("waiting_since", "-last_message_at", "-id").values_list(
+                "waiting_since", "last_message_at", "id"
+            )[:stop]
+        )
+    merged.sort(key=lambda row: (row[0] or dt.datetime.max, -row[1].timestamp(), -row[2]))
+    ids = [row[2] for row in merged[:stop]]
+    if len(ids) < stop:
+        ids += list(
+            rows.filter(waiting_since__isnull=True)
+            .order_by("-last_message_at", "-id")
+            .values_list("id", flat=True)[: stop - len(ids)]
+        )
+    chosen = ids[start:stop]
+    position = {pk: n for n, pk in enumerate(chosen)}
+    found = page_of(user, Conversation.objects.filter(pk__in=chosen), 1)
+    return sorted(found, key=lambda c: position[c.pk])
 
 
 def _created_until(until: dt.date | None) -> int | None:

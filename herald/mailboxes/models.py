@@ -250,6 +250,15 @@ class Mailbox(models.Model):
             errors["imap_host"] = gettext("To receive email, enter the IMAP host and username.")
         if self.dkim_private_key_encrypted and not (self.dkim_domain and self.dkim_selector):
             errors["dkim_domain"] = gettext("A DKIM key needs its domain and selector.")
+        if self.auto_assign and self.desk_mode != DeskMode.ASSIGNMENT:
+            errors["auto_assign"] = gettext(
+                "Automatic assignment needs the assignment inbox mode: in an open mailbox "
+                "nobody holds a conversation."
+            )
+        if self.wait_critical_seconds < self.wait_warning_seconds:
+            errors["wait_critical_seconds"] = gettext(
+                "The critical threshold comes after the warning one."
+            )
         if errors:
             raise ValidationError(errors)
 

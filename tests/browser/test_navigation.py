@@ -12,6 +12,7 @@ MANAGER = AGENT | {
     "Mailboxes",
     "Campaigns",
     "History",
+    "Supervisor",
     "Agent teams",
     "Wrap-up reasons",
 }

@@ -537,9 +537,11 @@ def test_an_agents_search_reads_only_their_mailboxes_however_many_others_match(
     assert [c.subject for c in managers] == ["Mine"]
 
 
-@pytest.mark.parametrize("order", ["recent", "waiting"])
+@pytest.mark.parametrize(
+    ("view", "order"), [("all", "recent"), ("all", "waiting"), ("unassigned", "waiting")]
+)
 def test_merged_pages_of_several_mailboxes_are_the_one_query_order_cut_in_pages(
-    desk, alice, monkeypatch, order
+    desk, alice, monkeypatch, view, order
 ):
     other = Mailbox.objects.create(name="Billing", from_address="billing@example.com")
     actions.do_set_members(ACTOR, [alice], [other], add=True)
@@ -553,7 +555,7 @@ def test_merged_pages_of_several_mailboxes_are_the_one_query_order_cut_in_pages(
             Conversation.objects.filter(pk=made.pk).update(
                 last_message_at=at, waiting_since=waiting
             )
-    flt = queries.InboxFilter(view="all", order=order)
+    flt = queries.InboxFilter(view=view, order=order)
     whole = [c.subject for c in queries.inbox(alice, flt)]
     assert len(whole) == 14
     paged = []

@@ -178,3 +178,14 @@ def test_a_mailbox_without_auto_assignment_is_left_to_agents(desk: Mailbox, alic
     routing.do_set_presence(alice, "available")
     assert holder(arrive(desk, 1)) is None
     assert routing.sweep() is False
+
+
+def test_automatic_assignment_needs_assignment_mode(desk: Mailbox) -> None:
+    from herald.mailboxes.actions import do_save_mailbox
+
+    with pytest.raises(ValidationError, match="needs the assignment inbox mode"):
+        do_save_mailbox(
+            actions.Actor.system("test"), desk, {"desk_mode": "open", "auto_assign": True}
+        )
+    desk.refresh_from_db()
+    assert (desk.desk_mode, desk.auto_assign) == ("assignment", False)
