@@ -237,7 +237,7 @@ def _waiting_page(
                 "waiting_since", "last_message_at", "id"
             )[:stop]
         )
-    merged.sort(key=lambda row: (row[0] or dt.datetime.max, -row[1].timestamp(), -row[2]))
+    merged.sort(key=lambda row: (row[0].timestamp() if row[0] else 0, -row[1].timestamp(), -row[2]))
     ids = [row[2] for row in merged[:stop]]
     if len(ids) < stop:
         ids += list(
