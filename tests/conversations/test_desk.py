@@ -579,3 +579,38 @@ def test_a_rare_words_search_finds_its_matches_and_leaves_the_planner_as_it_was(
                 cursor.execute("SHOW enable_indexscan")
                 assert cursor.fetchone()[0] == "on"
     assert [c.subject for c in found] == ["Rare"]
+
+
+def test_a_common_words_search_skips_the_index_probe_and_finds_the_newest(desk, alice, monkeypatch):
+    """PostgreSQL: the table's statistics say a word is common, so the search walks newest first
+    instead of reading every posting first; a rare word is still probed. (SQLite never probes.)"""
+    from django.db import connection
+
+    from herald.contacts.models import Contact
+    from herald.conversations import search
+
+    monkeypatch.setattr(search, "FEW_MATCHES", 50)
+    contacts = Contact.objects.bulk_create(Contact(first_name=f"C{n}") for n in range(400))
+    Conversation.objects.bulk_create(
+        Conversation(
+            mailbox=desk,
+            contact=contact,
+            subject=f"#{n}",
+            search_text=search.new_index_text(desk.pk, f"invoice {'zanzibar' if n == 7 else ''}"),
+        )
+        for n, contact in enumerate(contacts)
+    )
+    search._stats.clear()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE conversations_conversation")
+        assert search.likely_many("(invoice)")
+        assert not search.likely_many("(zanzibar)")
+        assert search.likely_many(f"(zzmailbox{desk.pk}) & (invoice)")
+    assert search.few_matches("(invoice)", None) is None
+    search.remember(["invoice", "zanzibar"])
+    newest = queries.inbox_page(alice, queries.InboxFilter(search="invoice"))
+    assert [c.subject for c in newest[:3]] == ["#399", "#398", "#397"]
+    rare = queries.inbox_page(alice, queries.InboxFilter(search="zanzibar"))
+    assert [c.subject for c in rare] == ["#7"]
+    search._stats.clear()
