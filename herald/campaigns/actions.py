@@ -216,8 +216,8 @@ def preflight(campaign: Campaign, *, check_connection: bool = True) -> list[str]
             render(compiled, contact.variables(), account, preview_links())
         except RenderError as exc:
             problems.append(
-                _("The template fails for %(contact)s: %(error)s")
-                % {"contact": contact, "error": exc}
+                _("The template “%(template)s” fails for %(contact)s: %(error)s")
+                % {"template": campaign.template.name, "contact": contact, "error": exc}
             )
             break
     return problems

@@ -39,6 +39,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from jinja2.utils import missing
 
 from herald.contacts.variables import BUILTIN_VARIABLES
+from herald.messaging import bounds
 
 # The per-message link function (in the render context) and the filter compiled templates apply
 # to each numbered link: ``${ ('https://…') | _herald_track(3) }``.
@@ -97,12 +98,26 @@ def _tracked_link(context: Context, url: str, index: int) -> str:
     return link(index, url)
 
 
+class BoundedEnvironment(SandboxedEnvironment):
+    """The sandbox with bounds on what an operation may cost (``herald.messaging.bounds``)."""
+
+    intercepted_binops = frozenset({"**", "*", "%"})
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        bounds.check_binop(operator, left, right)
+        return super().call_binop(context, operator, left, right)
+
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        bounds.check_call(__obj, args, kwargs)
+        return super().call(__context, __obj, *args, **kwargs)
+
+
 def make_environment(*, html: bool) -> SandboxedEnvironment:
     """The sandboxed Jinja2 environment templates compile in (autoescaping for the HTML part).
 
     No globals at all (no ``range``, ``cycler``, ``lipsum``...): fewer objects to walk from.
     """
-    env = SandboxedEnvironment(
+    env = BoundedEnvironment(
         variable_start_string="${",
         variable_end_string="}",
         block_start_string="{%",
@@ -119,6 +134,7 @@ def make_environment(*, html: bool) -> SandboxedEnvironment:
         cache_size=0,
     )
     env.globals.clear()
+    env.filters.update(bounds.bounded_filters(env.filters))
     env.filters[LINK_FILTER] = _tracked_link
     return env
 
@@ -271,7 +287,7 @@ def context_for(
 def _render(template: Template, context: dict[str, object]) -> str:
     # Template.render() copies the variables into a new dict each time; sharing the one dict
     # built for this message is safe (templates cannot assign to it) and saves a copy per part.
-    return "".join(template.root_render_func(template.new_context(context, shared=True)))
+    return bounds.joined(template.root_render_func(template.new_context(context, shared=True)))
 
 
 def render(
@@ -291,18 +307,28 @@ def render(
     context = context_for(contact, account, links, today)
     context[LINK_FUNCTION] = _link_function(rewrite_link)
     try:
-        subject = " ".join(_render(template.subject, context).split())
-        html = _render(template.html, context)
-        text = _render(template.text, context)
-        ics = None
-        if template.event is not None:
-            from herald.messaging.ics import render_event
+        with bounds.deadline():
+            subject = " ".join(_render(template.subject, context).split())
+            html = _render(template.html, context)
+            text = _render(template.text, context)
+            ics = None
+            if template.event is not None:
+                from herald.messaging.ics import render_event
 
-            ics = render_event(template.event, context)
+                ics = render_event(template.event, context)
     except MissingVariableError as exc:
         raise RenderError(str(exc), exc.variable) from None
     except SecurityError as exc:
         raise RenderError(f"refused by the template sandbox: {exc}") from None
+    except bounds.RenderTimeout:
+        raise RenderError(
+            f"the template took longer than {bounds.MAX_RENDER_SECONDS:g} s to render: "
+            "simplify its loops"
+        ) from None
+    except RecursionError:
+        raise RenderError("the template calls itself too deeply (a macro calling itself)") from None
+    except MemoryError:
+        raise RenderError("the template needs too much memory to render") from None
     except (TemplateError, ValueError, TypeError, ArithmeticError) as exc:
         raise RenderError(f"the template failed for this contact: {exc}") from None
     company = account.get("company_name", "")

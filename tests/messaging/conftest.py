@@ -8,6 +8,11 @@ import pytest
 
 from herald.mailboxes.actions import ensure_sandbox_mailbox
 from herald.mailboxes.sandbox import SandboxServer
+from tests.campaigns import conftest as campaigns
+
+smtp = campaigns.smtp
+mailbox = campaigns.mailbox
+campaign_for = campaigns.make_campaign  # a campaign of a template given by its HTML
 
 
 @pytest.fixture
