@@ -211,15 +211,32 @@ def preflight(campaign: Campaign, *, check_connection: bool = True) -> list[str]
     contact_ids = members.order_by("id").values_list("contact_id", flat=True)[:PREFLIGHT_SAMPLE]
     from herald.contacts.models import Contact
 
+    # A contact missing a value the template needs (no default) is skipped with that reason
+    # when sending, as the template's help says; only when every contact sampled is, the
+    # campaign is surely wrong. Any other failure is the template's own: it stops the start.
+    sampled, rendered, missing = 0, 0, None
     for contact in Contact.objects.filter(id__in=list(contact_ids)).prefetch_related("addresses"):
+        sampled += 1
         try:
             render(compiled, contact.variables(), account, preview_links())
         except RenderError as exc:
+            if exc.variable:
+                missing = missing or exc
+                continue
             problems.append(
                 _("The template “%(template)s” fails for %(contact)s: %(error)s")
                 % {"template": campaign.template.name, "contact": contact, "error": exc}
             )
-            break
+            return problems
+        rendered += 1
+    if missing is not None and not rendered:
+        problems.append(
+            _(
+                "None of the first %(n)d contacts can get the message and all would be skipped: "
+                "%(error)s. Give the variable a default (${%(variable)s|…}) or fill it in."
+            )
+            % {"n": sampled, "error": missing, "variable": missing.variable}
+        )
     return problems
 
 

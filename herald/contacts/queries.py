@@ -15,7 +15,7 @@ from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
 
 from herald.contacts.addresses import domain_of
-from herald.contacts.models import Address, Contact, Suppression, field_name
+from herald.contacts.models import Address, Contact, ImportJob, Suppression, field_name
 
 IN_CHUNK = 5000  # values per IN (...) list: well under SQLite's 32,766 bound variables
 
@@ -223,3 +223,19 @@ def search_contacts(text: str, limit: int = 50) -> QuerySet[Contact]:
         for key in ("first_key", "last_key"):
             ids.update(names.filter(prefix(key, lower)).values_list("id", flat=True)[:limit])
     return Contact.objects.filter(id__in=ids).order_by("last_name", "first_name", "id")[:limit]
+
+
+CUSTOM_COLUMN_SAMPLE = 1000  # newest contacts whose custom fields name the columns in use
+
+
+def custom_columns() -> set[str]:
+    """The custom columns contacts have (as variable names): every column mapped by an import,
+    and the fields of the newest contacts (lists filled through the API have no import)."""
+    names: set[str] = set()
+    for columns in ImportJob.objects.order_by("-id").values_list("columns", flat=True)[:500]:
+        names.update(str(target) for target in (columns or {}).values() if target)
+    for fields in Contact.objects.order_by("-id").values_list("fields", flat=True)[
+        :CUSTOM_COLUMN_SAMPLE
+    ]:
+        names.update(fields or {})
+    return names

@@ -142,7 +142,8 @@ class _Chunk:
     """One claimed batch of a campaign: the deliveries rendered and their messages, the ones
     the template failed for, and once paced, the envelopes for the transport (the first
     ``len(envelopes)`` of ``ready``; the others were given back for want of a slot), and the
-    ones skipped because their address was suppressed since the launch."""
+    ones skipped (``suppressed``): their address was suppressed since the launch, or the contact
+    lacks a value the template needs and gives no default for."""
 
     __slots__ = ("envelopes", "messages", "ready", "suppressed", "unrenderable")
 
@@ -309,9 +310,15 @@ class Dialer:
                 if variables is None:
                     raise RenderError("the contact was deleted")
                 chunk.messages.append(self._message(sending, delivery, variables, now))
-            except (RenderError, ValueError) as exc:
-                # ValueError: the writer refuses what no message can carry (e.g. an address
-                # whose local part needs SMTPUTF8): the delivery fails with that reason.
+            except RenderError as exc:
+                if exc.variable:  # the contact lacks a value the template needs: skipped
+                    chunk.suppressed.append((delivery, str(exc)))
+                else:
+                    chunk.unrenderable.append((delivery, str(exc)))
+                continue
+            except ValueError as exc:
+                # The writer refuses what no message can carry (e.g. an address whose local
+                # part needs SMTPUTF8): the delivery fails with that reason.
                 chunk.unrenderable.append((delivery, str(exc)))
                 continue
             chunk.ready.append(delivery)

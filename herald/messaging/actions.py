@@ -9,6 +9,7 @@ readable side by side.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -171,13 +172,19 @@ def _clean_fields(template: Template, fields: dict[str, Any]) -> dict[str, Any]:
 def do_save_template(
     actor: Actor,
     template: Template | None,
-    known_columns: tuple[str, ...] = (),
+    known_columns: Iterable[str] | None = None,
     **fields: Any,
 ) -> Saved:
     """Creates or changes a template: validates, prepares, and keeps the result as a new version.
+    A variable no contact column provides is reported (``known_columns``: by default, those
+    contacts have, ``herald.contacts.queries.custom_columns``).
 
     Raises ``TemplateInvalidError`` (nothing saved) when the template has errors.
     """
+    if known_columns is None:
+        from herald.contacts.queries import custom_columns
+
+        known_columns = custom_columns()
     template = template if template is not None else Template()
     merged = _clean_fields(template, fields)
     prepared = prepare(

@@ -151,3 +151,31 @@ def test_cancelling_skips_every_delivery_not_sent_yet_and_sends_no_more(smtp, ma
     assert Event.objects.filter(campaign=campaign, kind="skipped", detail="cancelled").count() == 4
     assert Event.objects.get(campaign=campaign, kind="cancelled").data == {"skipped": 4}
     assert smtp.received == []
+
+
+def test_contacts_missing_a_needed_value_are_skipped_as_the_help_says_not_blocking_the_start(
+    make_campaign, smtp
+):
+    """The template help says a contact missing a value (no default) is skipped: the pre-start
+    check says and does the same; only when nobody sampled could get it, it stops."""
+    from herald.dialer.sender import Dialer
+
+    people = make_list("Mixed", ["named@example.com", "anon@example.com"])
+    Contact.objects.filter(addresses__email="anon@example.com").update(first_name="")
+    campaign = make_campaign([people], html="<p>Dear ${first_name},</p>${unsubscribe_url}")
+    assert actions.preflight(campaign, check_connection=False) == []
+    actions.do_start_campaign(ACTOR, campaign)
+    drain(Dialer()).close()
+    assert [m.rcpt_tos for m in smtp.received] == [["named@example.com"]]
+    skipped = Delivery.objects.get(email="anon@example.com")
+    assert skipped.state == "skipped"
+    assert "first_name" in skipped.reason
+
+    nobody = make_list("Anonymous", ["x@example.com"])
+    Contact.objects.filter(addresses__email="x@example.com").update(first_name="")
+    stopped = make_campaign(
+        [nobody], html="<p>Dear ${first_name},</p>${unsubscribe_url}", name="Nobody named"
+    )
+    (problem,) = actions.preflight(stopped, check_connection=False)
+    assert "all would be skipped" in problem
+    assert "${first_name|…}" in problem

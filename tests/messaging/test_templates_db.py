@@ -213,3 +213,24 @@ def test_the_api_saves_versions_reports_errors_and_renders(api_for, mike, alice)
     assert missing.status_code == 422
     assert "${first_name}" in missing.json()["detail"]
     assert api_for(alice).get("/api/v1/templates").status_code == 403
+
+
+def test_a_variable_is_unknown_only_when_no_contact_column_provides_it(mike):
+    """``${city}`` is warned about until a list has a city column, then no more."""
+    from herald.contacts.actions import do_create_list, do_upsert_contacts
+
+    def unknown(html: str) -> list[str]:
+        saved = actions.do_save_template(
+            Actor.for_user(mike), None, name=html, subject="Hi", html=html
+        )
+        return saved.report.unknown_variables
+
+    assert unknown("<p>${city}</p>") == ["city"]
+    customers = do_create_list(Actor.for_user(mike), name="Customers")
+    do_upsert_contacts(
+        Actor.for_user(mike),
+        [{"first_name": "Ana", "emails": ["ana@example.com"], "fields": {"City": "Rome"}}],
+        customers,
+    )
+    assert unknown("<p>${city} ${first_name}</p>") == []
+    assert unknown("<p>${town}</p>") == ["town"]
