@@ -14,10 +14,13 @@ A start runs the pre-flight check first and refuses with the list of problems.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import zoneinfo
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
@@ -42,6 +45,9 @@ from herald.campaigns.models import (
     StartMode,
 )
 from herald.contacts.models import ContactList, ListMember
+
+if TYPE_CHECKING:
+    from herald.messaging.rendering import CompiledTemplate
 
 EDITABLE_FIELDS = (
     "name",
@@ -172,17 +178,41 @@ def do_save_campaign(
     return campaign
 
 
+def base_url_host() -> str:
+    return urlsplit(settings.BASE_URL).hostname or ""
+
+
+def _local(host: str) -> bool:
+    """Whether ``host`` is this machine (or nothing): fine for the sandbox, unreachable for
+    anyone the mail goes to."""
+    host = host.strip().strip("[]").lower()
+    if host in ("", "localhost") or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
+
+
 def preflight(campaign: Campaign, *, check_connection: bool = True) -> list[str]:
     """What stops this campaign from starting now, in words a manager can act on (empty: go)."""
     from herald.mailboxes.connection import check_smtp
     from herald.messaging.queries import compiled_version
-    from herald.messaging.rendering import RenderError, render
-    from herald.messaging.tasks import preview_links
 
     problems: list[str] = []
     mailbox = campaign.mailbox
     if not campaign.enabled:
         problems.append(_("The campaign is disabled."))
+    if not mailbox.is_sandbox and not _local(mailbox.smtp_host) and _local(base_url_host()):
+        problems.append(
+            _(
+                "Links in the messages (unsubscribe, tracking, ratings) would point to "
+                "%(url)s, which recipients cannot reach: set HERALD_BASE_URL to the address "
+                "Herald is reached at from the Internet (e.g. https://herald.example.com)."
+            )
+            % {"url": settings.BASE_URL}
+        )
     if not mailbox.enabled:
         problems.append(_("The mailbox “%(name)s” is disabled.") % {"name": mailbox.name})
     elif check_connection:
@@ -207,15 +237,24 @@ def preflight(campaign: Campaign, *, check_connection: bool = True) -> list[str]
         problems.append(
             _("The template has no unsubscribe link: add ${unsubscribe_url} to its HTML body.")
         )
-    account = Account.load().variables()
     contact_ids = members.order_by("id").values_list("contact_id", flat=True)[:PREFLIGHT_SAMPLE]
-    from herald.contacts.models import Contact
+    return problems + _sample_problems(campaign, compiled, list(contact_ids))
 
-    # A contact missing a value the template needs (no default) is skipped with that reason
-    # when sending, as the template's help says; only when every contact sampled is, the
-    # campaign is surely wrong. Any other failure is the template's own: it stops the start.
+
+def _sample_problems(
+    campaign: Campaign, compiled: CompiledTemplate, contact_ids: list[int]
+) -> list[str]:
+    """The template rendered for the first contacts of the lists. A contact missing a value the
+    template needs (no default) is skipped with that reason when sending, as the template's help
+    says; only when every contact sampled is, the campaign is surely wrong. Any other failure is
+    the template's own: it stops the start."""
+    from herald.contacts.models import Contact
+    from herald.messaging.rendering import RenderError, render
+    from herald.messaging.tasks import preview_links
+
+    account = Account.load().variables()
     sampled, rendered, missing = 0, 0, None
-    for contact in Contact.objects.filter(id__in=list(contact_ids)).prefetch_related("addresses"):
+    for contact in Contact.objects.filter(id__in=contact_ids).prefetch_related("addresses"):
         sampled += 1
         try:
             render(compiled, contact.variables(), account, preview_links())
@@ -223,21 +262,20 @@ def preflight(campaign: Campaign, *, check_connection: bool = True) -> list[str]
             if exc.variable:
                 missing = missing or exc
                 continue
-            problems.append(
+            return [
                 _("The template “%(template)s” fails for %(contact)s: %(error)s")
                 % {"template": campaign.template.name, "contact": contact, "error": exc}
-            )
-            return problems
+            ]
         rendered += 1
     if missing is not None and not rendered:
-        problems.append(
+        return [
             _(
                 "None of the first %(n)d contacts can get the message and all would be skipped: "
                 "%(error)s. Give the variable a default (${%(variable)s|…}) or fill it in."
             )
             % {"n": sampled, "error": missing, "variable": missing.variable}
-        )
-    return problems
+        ]
+    return []
 
 
 def _event(campaign: Campaign, kind: str, detail: str = "", **data: Any) -> None:

@@ -10,6 +10,7 @@ from herald.campaigns import actions
 from herald.campaigns.models import CampaignStatus, Delivery, Event
 from herald.contacts.actions import do_add_suppression, do_create_list, do_upsert_contacts
 from herald.contacts.models import Address, Contact, ListMember
+from herald.mailboxes.models import Mailbox
 from tests.campaigns.conftest import ACTOR, drain, make_list
 
 pytestmark = pytest.mark.django_db
@@ -179,3 +180,20 @@ def test_contacts_missing_a_needed_value_are_skipped_as_the_help_says_not_blocki
     (problem,) = actions.preflight(stopped, check_connection=False)
     assert "all would be skipped" in problem
     assert "${first_name|…}" in problem
+
+
+def test_a_real_mailbox_with_links_to_this_machine_is_stopped_before_the_start(
+    make_campaign, mailbox, settings
+):
+    """Sending through a real server with links to 127.0.0.1 would give every recipient broken
+    unsubscribe and tracking links: the pre-start check says what to set."""
+    campaign = make_campaign([make_list("People", ["p@example.com"])])
+    settings.BASE_URL = "http://127.0.0.1:8123"
+    assert actions.preflight(campaign, check_connection=False) == []  # its server is local too
+    Mailbox.objects.filter(pk=mailbox.pk).update(smtp_host="smtp.example.com")
+    campaign.refresh_from_db()
+    (problem,) = actions.preflight(campaign, check_connection=False)
+    assert "http://127.0.0.1:8123" in problem
+    assert "HERALD_BASE_URL" in problem
+    settings.BASE_URL = "https://herald.example.com"
+    assert actions.preflight(campaign, check_connection=False) == []
