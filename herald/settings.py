@@ -117,6 +117,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "herald.core.middleware.RequestIdMiddleware",
     "herald.core.metrics.MetricsMiddleware",
+    "herald.core.middleware.ContentSecurityPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -189,6 +190,16 @@ SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "SAMEORIGIN"
+# Production: browsers are told to use HTTPS only (HSTS, one year by default). Behind a proxy
+# that ends TLS, HERALD_PROXY_HTTPS_HEADER=1 trusts its X-Forwarded-Proto to tell HTTPS requests.
+SECURE_HSTS_SECONDS = env_int("HERALD_HSTS_SECONDS", 31_536_000 if PRODUCTION else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = False  # other sites of the domain are not Herald's to decide
+if env_bool("HERALD_PROXY_HTTPS_HEADER", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# /metrics: with a token, only for "Authorization: Bearer <token>"; without one, only from this
+# machine (a Prometheus on the same host, or through a local proxy), unless made public.
+METRICS_TOKEN = env_str("HERALD_METRICS_TOKEN", "")
+METRICS_PUBLIC = env_bool("HERALD_METRICS_PUBLIC", False)
 
 TASKS = {
     "default": {

@@ -6,9 +6,12 @@ describes the whole process.
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import time
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
@@ -46,4 +49,28 @@ class MetricsMiddleware:
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:
+    """The metrics, for whom ``settings.METRICS_TOKEN`` / ``METRICS_PUBLIC`` allow: the figures
+    name mailboxes, agents and campaigns, which are nobody else's business."""
+    if settings.METRICS_TOKEN:
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(given.encode(), settings.METRICS_TOKEN.encode()):
+            return HttpResponse(
+                "Send the metrics token: Authorization: Bearer <HERALD_METRICS_TOKEN>\n",
+                status=401,
+                content_type="text/plain",
+            )
+    elif not settings.METRICS_PUBLIC and not _from_this_machine(request):
+        return HttpResponse(
+            "/metrics answers this machine only: set HERALD_METRICS_TOKEN (or "
+            "HERALD_METRICS_PUBLIC=1) to scrape it from elsewhere\n",
+            status=403,
+            content_type="text/plain",
+        )
     return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+
+
+def _from_this_machine(request: HttpRequest) -> bool:
+    try:
+        return ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")).is_loopback
+    except ValueError:
+        return False
