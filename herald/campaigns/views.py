@@ -27,6 +27,7 @@ from herald.campaigns.forms import CampaignForm, recurrence_text, windows_text
 from herald.campaigns.models import AddressChoice, Campaign, CampaignStatus
 from herald.core.forms import add_errors
 from herald.routing import capacity
+from herald.tracking import queries as tracking_queries
 
 FINISHED = (CampaignStatus.COMPLETED, CampaignStatus.CANCELLED)
 REFRESH_SECONDS = 3  # the detail page's progress panel
@@ -48,7 +49,10 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
     )
     page = Paginator(campaigns, PER_PAGE).get_page(request.GET.get("page"))
     # One count by state per campaign shown, each on its (campaign, state) index.
-    rows = [(campaign, queries.progress(campaign.pk)) for campaign in page]
+    rows = [
+        (campaign, queries.progress(campaign.pk), tracking_queries.rates(campaign.pk))
+        for campaign in page
+    ]
     return render(request, "campaigns/list.html", {"page": page, "rows": rows})
 
 
@@ -94,6 +98,7 @@ def _live(campaign: Campaign) -> dict[str, Any]:
         "done": counts["total"] - counts["to_send"],
         "skipped_reasons": queries.skipped_reasons(campaign.pk),
         "outlook": queries.outlook(campaign, counts, timezone.now()),
+        "rates": tracking_queries.rates(campaign.pk),
         "agents_pace": (
             capacity.pace(capacity.observe(campaign.pk, campaign.pace_by_agents_of_id))
             if campaign.pace_by_agents_of_id is not None

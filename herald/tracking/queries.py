@@ -300,3 +300,41 @@ def watched_campaigns() -> list[Campaign]:
         .select_related("mailbox")
         .order_by("status", "next_run_at", "name")
     )
+
+
+@dataclass(frozen=True)
+class Rates:
+    """What a campaign got, as the campaigns list and page show it: people who read, clicked
+    and replied, each also as a percentage of the messages sent (None before any was sent)."""
+
+    sent: int
+    read: int
+    clicked: int
+    replied: int
+
+    def percent(self, part: int) -> float | None:
+        return round(100 * part / self.sent, 1) if self.sent else None
+
+    @property
+    def read_percent(self) -> float | None:
+        return self.percent(self.read)
+
+    @property
+    def clicked_percent(self) -> float | None:
+        return self.percent(self.clicked)
+
+    @property
+    def replied_percent(self) -> float | None:
+        return self.percent(self.replied)
+
+
+def rates(campaign_id: int) -> Rates:
+    from herald.conversations.models import Conversation
+
+    counts = tallies(campaign_id)
+    return Rates(
+        sent=counts.get("sent", 0),
+        read=counts.get("opened:unique", 0),
+        clicked=counts.get("clicked:unique", 0),
+        replied=Conversation.objects.filter(campaign_id=campaign_id).count(),
+    )

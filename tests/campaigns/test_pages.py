@@ -327,3 +327,32 @@ def test_saving_the_campaign_form_unchanged_changes_nothing(mike, client_for, ma
     assert actions._audited(campaign) == before
     assert campaign.track_opens
     assert not campaign.track_clicks
+
+
+def test_the_list_and_the_page_of_a_completed_campaign_show_its_rates(
+    mike, client_for, make_campaign, smtp
+):
+    from herald.conversations import actions as desk
+    from herald.tracking.models import Tally
+
+    emails = ["ann@example.com", "bob@example.com", "cy@example.com", "di@example.com"]
+    campaign = make_campaign([make_list("Customers", emails)])
+    actions.do_start_campaign(ACTOR, campaign)
+    drain().close()
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.COMPLETED
+    hour = timezone.now().replace(minute=0, second=0, microsecond=0)
+    Tally.objects.create(campaign=campaign, hour=hour, name="opened:unique", n=2)
+    Tally.objects.create(campaign=campaign, hour=hour, name="clicked:unique", n=1)
+    delivery = Delivery.objects.get(email="ann@example.com")
+    contact = delivery.contact
+    desk.open_conversation(
+        campaign.mailbox, contact, subject="Re: offer", at=timezone.now(), delivery=delivery
+    )
+
+    client = client_for(mike)
+    expected = "4 sent · read 50.0 % (2) · clicked 25.0 % (1) · replied 25.0 % (1)"
+    for path in ("/campaigns/", f"/campaigns/{campaign.pk}/"):
+        page = _text(client.get(path))
+        assert expected in page, path
+        assert f'href="/campaigns/{campaign.pk}/stats/"' in client.get(path).content.decode()
