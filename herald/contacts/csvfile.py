@@ -23,6 +23,10 @@ PREVIEW_ROWS = 5
 # The csv module's default limit (128 KiB) is too lax for a contact field: a longer "field" is
 # almost always an unclosed quote swallowing the rest of the file.
 FIELD_SIZE_LIMIT = 64 * 1024
+# A contact list has a few dozen columns; thousands are a broken export (or an attack: every
+# column becomes a variable, a mapping entry and work for each row).
+MAX_COLUMNS = 500
+MAX_LINE_BYTES = 16 * 1024 * 1024  # one physical line; longer ones are not a contact list
 ENCODINGS = ("utf-8", "utf-16", "cp1252", "latin-1")
 
 csv.field_size_limit(FIELD_SIZE_LIMIT)
@@ -158,6 +162,12 @@ def inspect(path: Path, encoding: str = "") -> FileInfo:
     delimiter = sniff_delimiter(first)
     stream = records(path, read_as, delimiter, start, 0)
     header_record = next(stream, None)
+    if header_record is not None and len(header_record.fields) > MAX_COLUMNS:
+        raise FileRefused(
+            f"The header row has {len(header_record.fields)} columns; Herald takes at most "
+            f"{MAX_COLUMNS}: keep the columns you need (names, addresses, fields used in "
+            "templates) and upload that."
+        )
     if (
         header_record is None
         or header_record.error
@@ -194,6 +204,11 @@ def _byte_lines(f: io.BufferedReader) -> Iterator[bytes]:
         pending = parts.pop()
         for part in parts:
             yield part + b"\n"
+        if len(pending) > MAX_LINE_BYTES:
+            raise FileRefused(
+                f"A line of the file is longer than {MAX_LINE_BYTES // (1024 * 1024)} MB: this "
+                "is not a contact list (or its lines do not end with line breaks)."
+            )
     if pending:
         yield pending
 
@@ -220,6 +235,8 @@ def records(path: Path, encoding: str, delimiter: str, offset: int, line: int) -
                 return
             except csv.Error as exc:
                 fields, error = [], str(exc)
+            if len(fields) > MAX_COLUMNS:
+                error = f"more than {MAX_COLUMNS} fields in this row"
             start_line = line + 1
             line += len(consumed)
             offset += sum(map(len, consumed))

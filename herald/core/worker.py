@@ -109,7 +109,23 @@ task_finished.connect(_on_task_finished, dispatch_uid="herald-task-finished")
 
 
 class HeraldWorker:
-    def __init__(self, *, queues: str = "*", task_interval: float = 0.5) -> None:
+    """The worker's threads: the task runner, the heartbeat and every registered loop.
+
+    A thread that dies (an exception escaping its loop, or its loop returning while the worker
+    is not stopping) must not leave a process that looks alive and does nothing: the worker
+    notes the ``failure``, stops beating (so that ``/healthz`` stops counting it) and stops; a
+    process running it (``herald worker``, ``herald run``) passes ``on_failure`` to exit, so that
+    its supervisor starts it again."""
+
+    def __init__(
+        self,
+        *,
+        queues: str = "*",
+        task_interval: float = 0.5,
+        on_failure: Callable[[], None] | None = None,
+    ) -> None:
+        self.failure: str | None = None
+        self.on_failure = on_failure
         self.worker_id = f"{socket.gethostname()[:30]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.stopping = threading.Event()
         self.task_worker = TaskWorker(
@@ -161,7 +177,8 @@ class HeraldWorker:
         logger.info("worker stopped", extra={"worker_id": self.worker_id})
 
     def wait(self, requested: list[int]) -> None:
-        """Until a signal handler noted one in ``requested``, or ``stop`` was called."""
+        """Until a signal handler noted one in ``requested``, or ``stop`` was called (or a
+        thread died)."""
         while not requested and not self.stopping.is_set():
             time.sleep(0.2)
 
@@ -173,10 +190,34 @@ class HeraldWorker:
         thread.start()
 
     def _guard(self, target: Callable[..., None], *args: object) -> None:
+        name = threading.current_thread().name
         try:
             target(*args)
+        except BaseException as exc:  # logged with its traceback, then the worker stops
+            self._died(name, f"{type(exc).__name__}: {exc}", trace=True)
+        else:
+            if not self.stopping.is_set():
+                self._died(name, "it ended by itself")
         finally:
             connection.close()
+
+    def _died(self, thread: str, why: str, *, trace: bool = False) -> None:
+        self.failure = f"thread {thread} died ({why})"
+        logger.critical(
+            "a worker thread died: the worker stops",
+            extra={"worker_thread": thread, "why": why},
+            exc_info=trace,
+        )
+        self.stopping.set()
+        self.task_worker.running = False
+        try:
+            WorkerHeartbeat.objects.filter(worker_id=self.worker_id).update(
+                stopped_at=timezone.now()
+            )
+        except Exception:
+            logger.exception("could not mark the worker stopped")
+        if self.on_failure is not None:
+            self.on_failure()
 
     def _run_tasks(self) -> None:
         self.task_worker.run()

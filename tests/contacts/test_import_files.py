@@ -136,3 +136,28 @@ def test_typed_custom_columns_reject_bad_numbers_and_dates(run_import, actor):
         "birthday": "2020-02-01",
     }
     assert ContactList.objects.get(name="Customers").members.count() == job.imported
+
+
+def test_a_header_of_a_hundred_thousand_columns_is_refused_at_once(mike, tmp_path):
+    """Once such a header held the database for 35 s and killed the worker's task thread."""
+    wide = tmp_path / "wide.csv"
+    header = "email," + ",".join(f"c{n}" for n in range(100_000))
+    wide.write_text(f"{header}\nann@example.com{',x' * 100_000}\n")
+    contact_list = actions.do_create_list(Actor.for_user(mike), name="L")
+    with pytest.raises(FileRefused, match="100001 columns; Herald takes at most 500"):
+        actions.do_create_import(Actor.for_user(mike), contact_list, wide)
+
+
+def test_a_row_with_too_many_fields_is_rejected_with_its_line_and_the_rest_imports(
+    run_import, tmp_path
+):
+    path = tmp_path / "ragged.csv"
+    path.write_text(
+        "email,first_name\nann@example.com,Ann\n"
+        "bob@example.com,Bob" + ",x" * 600 + "\ncy@example.com,Cy\n"
+    )
+    job = run_import(path)
+    assert (job.imported, job.rejected) == (2, 1)
+    (rejection,) = ImportRejection.objects.filter(job=job)
+    assert rejection.line == 3
+    assert "more than 500 fields" in rejection.detail

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from typing import Any
 
 from django.conf import settings
@@ -60,7 +61,8 @@ class Command(HeraldCommand):
             ensure_sandbox_mailbox(settings.SANDBOX_SMTP_HOST, sandbox.port)
         else:
             ensure_sandbox_mailbox()
-        worker = HeraldWorker()
+        # A worker thread that dies stops the whole process (as Ctrl-C would), to be restarted.
+        worker = HeraldWorker(on_failure=lambda: os.kill(os.getpid(), signal.SIGTERM))
         worker.start()
         database = settings.DATABASES["default"]
         self.stdout.write(
@@ -86,3 +88,5 @@ class Command(HeraldCommand):
             if sandbox is not None:
                 sandbox.stop()
             self.stdout.write("Herald stopped.")
+        if worker.failure:
+            raise CommandError(f"Herald stopped because a worker {worker.failure}: restart it")

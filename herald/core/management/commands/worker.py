@@ -6,7 +6,7 @@ import faulthandler
 import signal
 from typing import Any
 
-from django.core.management.base import CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from herald.core.management.base import HeraldCommand
 from herald.core.worker import HeraldWorker
@@ -50,4 +50,6 @@ class Command(HeraldCommand):
         worker.wait(requested)
         self.stdout.write("Stopping: finishing work in progress…")
         worker.stop()
+        if worker.failure:
+            raise CommandError(f"the worker stopped because a {worker.failure}: restart it")
         self.stdout.write("Worker stopped.")
