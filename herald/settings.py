@@ -118,6 +118,7 @@ MIDDLEWARE = [
     "herald.core.middleware.RequestIdMiddleware",
     "herald.core.metrics.MetricsMiddleware",
     "herald.core.middleware.ContentSecurityPolicyMiddleware",
+    "herald.core.middleware.OutOfRangeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
+from django.db import DataError
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import HttpError
@@ -44,6 +45,21 @@ def invalid_input(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     """An action refused its input: 422 with the same messages the pages show, by field."""
     detail = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
     return api.create_response(request, {"detail": detail}, status=422)
+
+
+@api.exception_handler(OverflowError)
+@api.exception_handler(DataError)
+def out_of_range(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """A number the database cannot hold (an id beyond 64 bits) or a value it refuses (a NUL
+    character in a text on PostgreSQL): the request is wrong, not the server."""
+    return api.create_response(
+        request,
+        {
+            "detail": "a value is out of range: ids are at most 2^63-1, and texts hold no NUL "
+            "character"
+        },
+        status=422,
+    )
 
 
 @api.exception_handler(HttpError)

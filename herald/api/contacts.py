@@ -9,7 +9,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import File, Form, Router, Schema, Status
+from ninja import Field, File, Form, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.files import UploadedFile
 
@@ -49,6 +49,11 @@ class ListOut(Schema):
     members: int
 
 
+class EmailIn(Input):
+    email: str
+    label: str = ""
+
+
 class ContactIn(Input):
     external_id: str | None = None
     first_name: str | None = None
@@ -56,12 +61,12 @@ class ContactIn(Input):
     company: str | None = None
     language: str | None = None
     timezone: str | None = None
-    emails: list[Any] = []
-    fields: dict[str, Any] = {}
+    emails: list[str | EmailIn] = []
+    fields: dict[str, str | int | float | bool | None] = {}
 
 
 class UpsertIn(Input):
-    contacts: list[ContactIn]
+    contacts: list[ContactIn] = Field(max_length=1000)
     list_id: int | None = None
 
 
@@ -267,7 +272,7 @@ def upsert(request: HttpRequest, payload: UpsertIn) -> Any:
     """Creates or updates up to 1,000 contacts (matched on external id, else first address)."""
     contact_list = get_object_or_404(ContactList, pk=payload.list_id) if payload.list_id else None
     return actions.do_upsert_contacts(
-        Actor.for_request(request), [c.dict() for c in payload.contacts], contact_list
+        Actor.for_request(request), [c.model_dump() for c in payload.contacts], contact_list
     )
 
 

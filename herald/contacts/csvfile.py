@@ -105,10 +105,16 @@ def _scan(path: Path) -> tuple[str, int]:
 
 def _transcode_utf16(path: Path) -> Path:
     target = path.with_name(path.name + ".utf8")
-    with path.open("rb") as src, target.open("wb") as dst:
-        reader = codecs.getreader("utf-16")(src)
-        while text := reader.read(CHUNK):
-            dst.write(text.encode("utf-8"))
+    try:
+        with path.open("rb") as src, target.open("wb") as dst:
+            reader = codecs.getreader("utf-16")(src)
+            while text := reader.read(CHUNK):
+                dst.write(text.encode("utf-8"))
+    except UnicodeError:  # declared UTF-16, it is not (a UTF-8 file, most often)
+        target.unlink(missing_ok=True)
+        raise FileRefused(
+            "The file is not UTF-16 as chosen: choose its encoding again (or let Herald detect it)."
+        ) from None
     return target
 
 
@@ -143,6 +149,11 @@ def inspect(path: Path, encoding: str = "") -> FileInfo:
         )
     detected = encoding or bom or ""
     lines = 0
+    if detected in {"utf-16", "utf-16-le", "utf-16-be"} and bom != "utf-16" and b"\x00" not in head:
+        # UTF-16 writes every ASCII character (commas, line breaks) with a zero byte.
+        raise FileRefused(
+            "The file is not UTF-16 as chosen: choose its encoding again (or let Herald detect it)."
+        )
     if detected in {"utf-16", "utf-16-le", "utf-16-be"}:
         path = _transcode_utf16(path)
         detected, read_as = "utf-16", "utf-8"

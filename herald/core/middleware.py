@@ -9,7 +9,8 @@ import time
 import uuid
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.db import DataError
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 
 from herald.core import logs
 
@@ -77,3 +78,31 @@ class ContentSecurityPolicyMiddleware:
         response = self.get_response(request)
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         return response
+
+
+class OutOfRangeMiddleware:
+    """Input the database cannot hold is the request's fault, not the server's: a NUL character
+    in a query string is refused up front, and an id beyond 64 bits (``OverflowError`` on
+    SQLite) or a value PostgreSQL refuses (``DataError``: a NUL in a text, a number out of
+    range) answers 400 instead of 500. The API answers these with 422 itself."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if "\x00" in request.path or any(
+            "\x00" in value for values in request.GET.lists() for value in values[1]
+        ):
+            return HttpResponseBadRequest("NUL characters are not allowed in addresses.\n")
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, OverflowError | DataError):
+            logger.warning(
+                "out-of-range input refused", extra={"path": request.path, "error": str(exception)}
+            )
+            return HttpResponseBadRequest(
+                "A value in this request is out of range (a number too large, or a NUL "
+                "character in a text).\n"
+            )
+        return None

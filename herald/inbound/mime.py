@@ -19,6 +19,10 @@ from email.utils import getaddresses
 from html.parser import HTMLParser
 
 MAX_TEXT_CHARS = 200_000  # longer bodies are cut: classification never needs more
+# Real mail nests parts a few levels deep (a forward of a forward: 6 or 8); reading a thousand
+# levels (a hostile message) would exhaust Python's stack in every walk over the parts.
+MAX_DEPTH = 50
+_TOO_DEEP = f"its parts nest more than {MAX_DEPTH} levels deep"
 
 
 class UnreadableMessage(ValueError):  # noqa: N818 - the name the issue and callers use
@@ -33,10 +37,28 @@ def parse(raw: bytes) -> Message:
         raise UnreadableMessage("the message is empty")
     # compat32 parses lazily and is several times faster than the modern header registry;
     # headers are decoded by header() below.
-    message = email.message_from_bytes(bytes(raw), policy=compat32)
+    try:
+        message = email.message_from_bytes(bytes(raw), policy=compat32)
+    except RecursionError:  # the parser recurses once per level of nested parts
+        raise UnreadableMessage(_TOO_DEEP) from None
     if not message.keys():
         raise UnreadableMessage("no header field found: this is not an email message")
+    if depth(message) > MAX_DEPTH:
+        raise UnreadableMessage(_TOO_DEEP)
     return message
+
+
+def depth(message: Message) -> int:
+    """How deeply the message's parts nest (1: a single part), counted without recursion."""
+    deepest, pending = 0, [(message, 1)]
+    while pending:
+        part, level = pending.pop()
+        deepest = max(deepest, level)
+        if part.is_multipart() and level <= MAX_DEPTH:
+            payload = part.get_payload()
+            if isinstance(payload, list):
+                pending.extend((c, level + 1) for c in payload if isinstance(c, Message))
+    return deepest
 
 
 def header(message: Message, name: str) -> str:

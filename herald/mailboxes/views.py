@@ -3,6 +3,8 @@ mailbox's pages (every message the sandbox SMTP server kept, rendered and raw)."
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -112,7 +114,18 @@ def sandbox(request: HttpRequest) -> HttpResponse:
 
 
 def _parts(message: SandboxMessage) -> tuple[str | None, str | None, list[tuple[str, str, int]]]:
-    parsed = message.parsed()
+    """The HTML and text bodies and the attachments of a sandbox message; a message that
+    cannot be read (parts nested too deep) shows as a note pointing at its raw form."""
+    from herald.inbound.mime import MAX_DEPTH, depth
+
+    try:
+        parsed = message.parsed()
+        too_deep = depth(parsed) > MAX_DEPTH
+    except RecursionError:
+        too_deep = True
+    if too_deep:
+        note = _("Its parts nest more than %(n)d levels deep: see the raw message.")
+        return None, note % {"n": MAX_DEPTH}, []
     html = parsed.get_body(preferencelist=("html",))
     text = parsed.get_body(preferencelist=("plain",))
     attachments = []
@@ -122,10 +135,20 @@ def _parts(message: SandboxMessage) -> tuple[str | None, str | None, list[tuple[
             (part.get_filename() or "(unnamed)", part.get_content_type(), len(payload))
         )
     return (
-        html.get_content() if html is not None else None,
-        text.get_content() if text is not None else None,
+        _content(html) if html is not None else None,
+        _content(text) if text is not None else None,
         attachments,
     )
+
+
+def _content(part: Any) -> str:
+    """A text part's content; in a charset Python does not know (or wrongly encoded), its
+    bytes read as UTF-8 with replacement characters."""
+    try:
+        return str(part.get_content())
+    except (LookupError, UnicodeError, ValueError):
+        payload = part.get_payload(decode=True) or b""
+        return bytes(payload).decode("utf-8", "replace")
 
 
 @role_required(Role.AGENT)

@@ -165,6 +165,11 @@ def _clean_fields(template: Template, fields: dict[str, Any]) -> dict[str, Any]:
     merged = {**fields_of(template), **fields}
     if not str(merged.get("name") or "").strip():
         raise ValidationError({"name": _("Give the template a name.")})
+    signature_id = fields.get("signature_id")
+    if signature_id and not Signature.objects.filter(pk=signature_id).exists():
+        raise ValidationError(
+            {"signature_id": _("There is no signature %(id)s.") % {"id": signature_id}}
+        )
     return merged
 
 

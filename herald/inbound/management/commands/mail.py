@@ -28,6 +28,8 @@ def classify_file(path: str) -> dict[str, Any]:
         return classify(raw).as_json(path)
     except UnreadableMessage as exc:
         return {"file": path, "kind": "error", "error": f"not an email message: {exc}"}
+    except Exception as exc:  # one bad file never stops the others (the documented contract)
+        return {"file": path, "kind": "error", "error": f"cannot classify it: {exc!r}"[:500]}
 
 
 class Command(HeraldCommand):
