@@ -8,6 +8,7 @@ a secret key generated there on first start, the sandbox mailbox. Production set
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -112,6 +113,7 @@ INSTALLED_APPS = [
     "herald.routing",
     "herald.tracking",
     "herald.api",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -129,7 +131,9 @@ MIDDLEWARE = [
     "herald.accounts.middleware.UserLanguageMiddleware",
     "herald.routing.middleware.PresenceMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "herald.accounts.passwords.ForcedChangeMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "herald.urls"
@@ -154,12 +158,33 @@ TEMPLATES = [
 ]
 
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+# Logins are throttled (django-axes): after HERALD_LOGIN_FAILURES failed attempts on one account,
+# or from one address, logging in there waits HERALD_LOGIN_COOLOFF_MINUTES.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("HERALD_LOGIN_FAILURES", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("HERALD_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_FORM_FIELD = "username"  # the login form's field (it holds the email)
+AXES_LOCKOUT_TEMPLATE = "core/locked_out.html"
+AXES_VERBOSE = False
+# Mail Herald sends itself (password resets): through the system mailbox, by the worker.
+EMAIL_BACKEND = "herald.mailboxes.system_mail.Backend"
+SYSTEM_MAILBOX = env_str("HERALD_SYSTEM_MAILBOX", "")
+DEFAULT_FROM_EMAIL = "herald@localhost"
+PASSWORD_RESET_TIMEOUT = 3600
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": env_int("HERALD_PASSWORD_MIN_LENGTH", 10, minimum=8)},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 PASSWORD_HASHERS = env_list(

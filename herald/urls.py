@@ -1,5 +1,6 @@
 from django.urls import include, path
 
+from herald.accounts import passwords
 from herald.api.api import api
 from herald.core import views
 
@@ -7,6 +8,10 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("login/", views.login, name="login"),
     path("logout/", views.logout, name="logout"),
+    path("password-reset/", passwords.reset, name="password_reset"),
+    path("password-reset/sent/", passwords.reset_done, name="password_reset_done"),
+    path("reset/<uidb64>/<token>/", passwords.reset_confirm, name="password_reset_confirm"),
+    path("reset/done/", passwords.reset_complete, name="password_reset_complete"),
     path("language/", views.language, name="set_language"),
     path("healthz", views.healthz, name="healthz"),
     path("metrics", views.metrics, name="metrics"),

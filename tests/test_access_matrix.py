@@ -50,6 +50,8 @@ EXAMPLES: dict[str, Callable[[dict[str, User]], Any]] = {
     "sent_id": lambda personas: _conversation(personas).sent.pk,
     # A recipient's link: the token of a sent delivery whose template has a link number 0.
     "token": lambda personas: _delivery_token(),
+    # A password reset link (its token is checked by the page: a wrong one says so, with 200).
+    "uidb64": lambda personas: "MQ",
     "index": lambda personas: 0,
     "score": lambda personas: 5,
 }

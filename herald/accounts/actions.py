@@ -6,6 +6,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
@@ -63,7 +64,12 @@ def do_create_user(
     generated = None
     if password is None and generate:
         password = generated = generate_password()
+    elif password is not None:
+        check_password_strength(password, User(email=email, name=name))
     user = User.objects.create_user(email=email, password=password, name=name, role=role)
+    if generated is not None:
+        user.must_change_password = True
+        user.save(update_fields=["must_change_password"])
     record(actor, "user.create", user, diff({}, snapshot(user, USER_FIELDS)))
     return NewUser(user, generated)
 
@@ -104,10 +110,22 @@ def do_change_user(actor: Actor, user: User, **fields: Any) -> User:
     return user
 
 
+def check_password_strength(password: str, user: User | None = None) -> None:
+    """The account's password rules (``AUTH_PASSWORD_VALIDATORS``), on every path that sets a
+    password (pages, API, CLI): a ValidationError on ``password`` saying what is wrong."""
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise ValidationError({"password": exc.messages}) from None
+
+
 @transaction.atomic
 def do_set_password(actor: Actor, user: User, password: str) -> None:
+    """Sets a password the rules accept; the person chose it, so nothing forces a change."""
+    check_password_strength(password, user)
     user.set_password(password)
-    user.save(update_fields=["password"])
+    user.must_change_password = False
+    user.save(update_fields=["password", "must_change_password"])
     record(actor, "user.password", user, {"password": ["•••", "•••"]})
 
 

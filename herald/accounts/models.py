@@ -57,6 +57,9 @@ class User(AbstractBaseUser):
     )
     is_active = models.BooleanField(_("active"), default=True)
     date_joined = models.DateTimeField(_("joined"), default=timezone.now)
+    # A password Herald generated (shown once to whoever created the account) must be replaced
+    # by one only the person knows: every page sends them to the password page until it is.
+    must_change_password = models.BooleanField(default=False, editable=False)
 
     objects: ClassVar[UserManager] = UserManager()
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from herald.accounts import views
+from herald.accounts import passwords, views
 
 app_name = "accounts"
 urlpatterns = [
@@ -9,4 +9,5 @@ urlpatterns = [
     path("account/", views.account_settings, name="settings"),
     path("tokens/", views.token_list, name="tokens"),
     path("tokens/<int:token_id>/revoke/", views.token_revoke, name="token_revoke"),
+    path("password/", passwords.change_password, name="password"),
 ]

@@ -203,12 +203,14 @@ def _word_statistics() -> tuple[dict[str, float], float, float] | None:
 def likely_many(expression: str) -> bool:
     """Whether PostgreSQL's statistics say ``expression`` (``match_expression``) matches more
     than ``FEW_MATCHES`` conversations: each group of alternatives is as common as its words
-    together, the groups are taken as independent, a word not among the most common counts as
-    half the least common one's share (as the planner does)."""
+    together, the groups are taken as independent. Only the words among the most common count:
+    the others' share is unknown (below the least common one's), and a prefix standing for a
+    dozen rare names must not look common. Wrongly probing costs ~100 ms; wrongly walking,
+    seconds: in doubt, probe."""
     statistics = _word_statistics()
     if statistics is None:
         return False
-    common, least, conversations = statistics
+    common, _least, conversations = statistics
     share = 1.0
     for group in expression.split(" & "):
         alternatives = group.strip("()").split("|")
@@ -216,9 +218,9 @@ def likely_many(expression: str) -> bool:
         for word in alternatives:
             if word.endswith(":*"):  # a native prefix: every common word it begins
                 stem = word[:-2]
-                part += sum(f for w, f in common.items() if w.startswith(stem)) or least / 2
+                part += sum(f for w, f in common.items() if w.startswith(stem))
             else:
-                part += common.get(word, least / 2)
+                part += common.get(word, 0.0)
         share *= min(part, 1.0)
     return share * conversations > FEW_MATCHES
 

@@ -7,6 +7,7 @@ import signal
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError, CommandParser
 
@@ -35,15 +36,19 @@ class Command(HeraldCommand):
             shown = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host  # noqa: S104
             settings.BASE_URL = f"http://{shown}:{sock.getsockname()[1]}"
         call_command("migrate", interactive=False, verbosity=0)
-        first = ensure_first_admin(
-            os.environ.get("HERALD_ADMIN_EMAIL", "admin@example.com"),
-            os.environ.get("HERALD_ADMIN_PASSWORD") or None,
-        )
+        try:
+            first = ensure_first_admin(
+                os.environ.get("HERALD_ADMIN_EMAIL", "admin@example.com"),
+                os.environ.get("HERALD_ADMIN_PASSWORD") or None,
+            )
+        except ValidationError as exc:
+            raise CommandError(f"HERALD_ADMIN_PASSWORD: {' '.join(exc.messages)}") from None
         if first.admin is not None:
             self.stdout.write(f"Created the first admin: {first.admin.email}")
             if first.password:
                 self.stdout.write(
-                    f"  password: {first.password}   (shown only now; change it under Users)"
+                    f"  password: {first.password}   (shown only now; you choose your own at "
+                    "the first login)"
                 )
         sandbox = None
         if not no_sandbox:
