@@ -15,10 +15,10 @@ from django.test import Client
 from herald.accounts import actions
 from herald.accounts.models import Role, User
 from herald.audit.actors import Actor
+from herald.mailboxes import system_mail
 from herald.mailboxes.actions import ensure_sandbox_mailbox
 from herald.mailboxes.models import SandboxMessage
 from herald.mailboxes.sandbox import SandboxServer
-from herald.mailboxes import system_mail
 from herald.mailboxes.system_mail import send_system_mail
 from tests.conftest import PASSWORD
 from tests.core.test_security_headers import REPO
