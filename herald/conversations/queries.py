@@ -26,6 +26,7 @@ import datetime as dt
 import itertools
 from dataclasses import dataclass
 
+from django.db import connection
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
@@ -165,6 +166,19 @@ def inbox_page(user: User, flt: InboxFilter, page: int = 1) -> list[Conversation
     if few is not None:
         allowed = set(rows.filter(pk__in=few).values_list("pk", flat=True))
         found = [c for c in few if c in allowed]
+    elif mailboxes is not None and connection.vendor == "postgresql":
+        # Each mailbox walked on its own index range, newest first, then merged: one walk over
+        # all conversations reads past every other mailbox's (300,000 rows for an agent whose
+        # mailboxes were quiet lately: a second).
+        plain = search.match_expression(words) or expression
+        found = sorted(
+            {
+                c
+                for mailbox in mailboxes
+                for c in _walk(rows, plain, before, wanted, mailbox_id=mailbox)
+            },
+            reverse=True,
+        )[:wanted]
     else:
         found = _walk(rows, expression, before, wanted)
     ids = found[(page - 1) * PAGE_SIZE : wanted]
@@ -172,24 +186,42 @@ def inbox_page(user: User, flt: InboxFilter, page: int = 1) -> list[Conversation
 
 
 def _walk(
-    rows: QuerySet[Conversation], expression: str, before: int | None, wanted: int
+    rows: QuerySet[Conversation],
+    expression: str,
+    before: int | None,
+    wanted: int,
+    *,
+    mailbox_id: int | None = None,
 ) -> list[int]:
     """The first ``wanted`` matches among ``rows`` (or fewer), newest first: the full-text index
-    read down from ``before`` in growing chunks, each checked against ``rows``."""
+    read down from ``before`` in growing chunks (of one mailbox's with ``mailbox_id``), each
+    checked against ``rows``."""
     found: list[int] = []
     scanned = 0
     for look in itertools.count():
         size = SEARCH_CHUNKS[min(look, len(SEARCH_CHUNKS) - 1)]
-        candidates = search.matching_ids(expression, before, size)
+        candidates = search.matching_ids(expression, before, size, mailbox_id=mailbox_id)
         if not candidates:
             break
         scanned += len(candidates)
-        allowed = set(rows.filter(pk__in=candidates).values_list("pk", flat=True))
+        allowed = _allowed(rows, candidates)
         found.extend(c for c in candidates if c in allowed)
         before = candidates[-1]
         if len(found) >= wanted or len(candidates) < size or scanned >= SEARCH_SCAN_LIMIT:
             break
     return found
+
+
+def _allowed(rows: QuerySet[Conversation], candidates: list[int]) -> set[int]:
+    """Which of ``candidates`` (ids, newest first) the filters of ``rows`` let through: over
+    the range they span when they are dense in it (a range walk of the primary key), by
+    their ids otherwise (an IN list of 5,000 ids costs ~40 ms to plan and look up)."""
+    high, low = candidates[0], candidates[-1]
+    if high - low < 4 * len(candidates):
+        inside = rows.filter(pk__gte=low, pk__lte=high)
+    else:
+        inside = rows.filter(pk__in=candidates)
+    return set(inside.values_list("pk", flat=True)) & set(candidates)
 
 
 def _view_page(user: User, flt: InboxFilter, page: int) -> list[Conversation]:

@@ -123,9 +123,12 @@ def match_expression(words: list[str], mailbox_ids: Iterable[int] | None = None)
     return " & ".join(parts) if connection.vendor == "postgresql" else " AND ".join(parts)
 
 
-def matching_ids(expression: str, before: int | None, limit: int) -> list[int]:
+def matching_ids(
+    expression: str, before: int | None, limit: int, *, mailbox_id: int | None = None
+) -> list[int]:
     """Ids of the conversations matching ``expression`` (``match_expression``), newest first,
-    below ``before``: read from the full-text index in its own order, never sorted."""
+    below ``before``: read from the full-text index in its own order, never sorted. With
+    ``mailbox_id`` (PostgreSQL only), that mailbox's, walked on ``conversation_mailbox_newest``."""
     # Only constant SQL is joined here: the expression and bounds travel as parameters.
     below = "" if before is None else " AND {column} < %s"
     params: list[str | int] = [expression]
@@ -134,9 +137,18 @@ def matching_ids(expression: str, before: int | None, limit: int) -> list[int]:
         sql = f"SELECT rowid FROM conversation_search WHERE conversation_search MATCH %s{bound} ORDER BY rowid DESC LIMIT %s"  # noqa: E501, S608
     else:
         bound = below.format(column="id")
-        sql = f"SELECT id FROM conversations_conversation WHERE search_vector @@ to_tsquery('simple', %s){bound} ORDER BY id DESC LIMIT %s"  # noqa: E501, S608
+        order = "id DESC"
+        if mailbox_id is not None:
+            # "= ANY(array)" and the mailbox in ORDER BY: the planner walks the mailbox's range
+            # of conversation_mailbox_newest. With "= %s" it folds the mailbox away and walks
+            # the primary key, reading past every other mailbox's conversations.
+            bound += " AND mailbox_id = ANY(%s)"
+            order = "mailbox_id DESC, id DESC"
+        sql = f"SELECT id FROM conversations_conversation WHERE search_vector @@ to_tsquery('simple', %s){bound} ORDER BY {order} LIMIT %s"  # noqa: E501, S608
     if before is not None:
         params.append(before)
+    if mailbox_id is not None and connection.vendor == "postgresql":
+        params.append([mailbox_id])  # type: ignore[arg-type]
     params.append(limit)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -614,3 +614,33 @@ def test_a_common_words_search_skips_the_index_probe_and_finds_the_newest(desk, 
     rare = queries.inbox_page(alice, queries.InboxFilter(search="zanzibar"))
     assert [c.subject for c in rare] == ["#7"]
     search._stats.clear()
+
+
+def test_an_agents_search_over_many_matches_merges_their_mailboxes_newest_first(
+    desk, alice, monkeypatch
+):
+    """More matches than the index probe takes: PostgreSQL walks each of the agent's mailboxes
+    on its own and merges; SQLite walks its index once. Same answer, never another mailbox's."""
+    from herald.conversations import search
+
+    monkeypatch.setattr(search, "FEW_MATCHES", 2)
+    monkeypatch.setattr(queries, "PAGE_SIZE", 4)
+    other = Mailbox.objects.create(name="Billing", from_address="billing@example.com")
+    foreign = Mailbox.objects.create(name="Sales", from_address="sales@example.com")
+    actions.do_set_members(ACTOR, [alice], [other], add=True)
+    made = []
+    for n in range(6):
+        for box in (desk, other, foreign):
+            made.append(
+                (
+                    box,
+                    customer_mail(
+                        box, "refund please", sender=f"r{n}@example.org", subject=f"{box.name} {n}"
+                    ),
+                )
+            )
+    mine = [c.subject for box, c in reversed(made) if box != foreign]
+    found = queries.inbox_page(alice, queries.InboxFilter(search="refund"))
+    assert [c.subject for c in found] == mine[:5]  # a page, and one more: a next page exists
+    second = queries.inbox_page(alice, queries.InboxFilter(search="refund"), 2)
+    assert [c.subject for c in second] == mine[4:9]
