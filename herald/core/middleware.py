@@ -49,7 +49,8 @@ class RequestIdMiddleware:
 # What a page of Herald may load: its own scripts only (no inline script, no eval), its own and
 # inline styles (htmx adds one; messages shown in a sandboxed frame carry theirs), images from
 # anywhere over HTTPS (a message's remote images, blocked until an agent asks), frames of its own
-# only, forms posted to itself only, and no framing of Herald by another site.
+# (which may follow a message's links), forms posted to itself only, and no framing of Herald by
+# another site.
 CONTENT_SECURITY_POLICY = "; ".join(
     (
         "default-src 'self'",
@@ -58,7 +59,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "img-src 'self' data: https:",
         "font-src 'self' data:",
         "connect-src 'self'",
-        "frame-src 'self'",
+        "frame-src 'self' https: http:",  # a link clicked in a message shown in a frame
         "frame-ancestors 'self'",
         "object-src 'none'",
         "base-uri 'none'",
