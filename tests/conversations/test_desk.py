@@ -644,3 +644,18 @@ def test_an_agents_search_over_many_matches_merges_their_mailboxes_newest_first(
     assert [c.subject for c in found] == mine[:5]  # a page, and one more: a next page exists
     second = queries.inbox_page(alice, queries.InboxFilter(search="refund"), 2)
     assert [c.subject for c in second] == mine[4:9]
+
+
+def test_an_agent_filtering_on_a_mailbox_they_do_not_work_sees_nothing(desk, alice):
+    foreign = Mailbox.objects.create(name="Sales", from_address="sales@example.com")
+    customer_mail(foreign, "hello", sender="s@example.org", subject="Not hers")
+    mine = customer_mail(desk, "hello", sender="m@example.org", subject="Hers")
+    for view in ("all", "unassigned"):
+        assert (
+            queries.inbox_page(alice, queries.InboxFilter(view=view, mailbox_id=foreign.pk)) == []
+        )
+        found = queries.inbox_page(alice, queries.InboxFilter(view=view, mailbox_id=desk.pk))
+        assert [c.pk for c in found] == [mine.pk]
+    assert (
+        queries.inbox_page(alice, queries.InboxFilter(search="hello", mailbox_id=foreign.pk)) == []
+    )
