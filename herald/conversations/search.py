@@ -186,10 +186,10 @@ STATS_SECONDS = 600.0  # how long PostgreSQL's word statistics are reused
 _stats: dict[str, object] = {}
 
 
-def _word_statistics() -> tuple[dict[str, float], float, float] | None:
+def _word_statistics() -> tuple[dict[str, float], float] | None:
     """PostgreSQL's statistics of ``search_vector`` (kept by ANALYZE and autovacuum): the share of
-    conversations holding each of its most common words, the share below which every other
-    word lies, and the number of conversations. None before the table was first analyzed."""
+    conversations holding each of its most common words, and the number of conversations. None
+    before the table was first analyzed."""
     now = time.monotonic()
     if _stats and now < float(_stats["until"]):  # type: ignore[arg-type]
         return _stats["value"]  # type: ignore[return-value]
@@ -206,8 +206,8 @@ def _word_statistics() -> tuple[dict[str, float], float, float] | None:
         size = cursor.fetchone()
     if row and row[0] and row[1] and size and size[0] > 0:
         words, shares = row[0], row[1]
-        # The shares end with three more numbers: the least and greatest share, and nulls.
-        value = (dict(zip(words, shares[: len(words)], strict=True)), float(shares[-3]), size[0])
+        # The shares end with three more numbers (least and greatest share, nulls): not words.
+        value = (dict(zip(words, shares[: len(words)], strict=True)), size[0])
     _stats.update(until=now + STATS_SECONDS, value=value)
     return value
 
@@ -222,7 +222,7 @@ def likely_many(expression: str) -> bool:
     statistics = _word_statistics()
     if statistics is None:
         return False
-    common, _least, conversations = statistics
+    common, conversations = statistics
     share = 1.0
     for group in expression.split(" & "):
         alternatives = group.strip("()").split("|")

@@ -56,11 +56,6 @@ ROUTER_LABEL = "routing"
 # -- presence ----------------------------------------------------------------------------------
 
 
-def presence_of(user: User) -> Presence:
-    found = Presence.objects.filter(user=user).first()
-    return found if found is not None else Presence(user=user)
-
-
 @transaction.atomic
 def do_set_presence(user: User, status: str, *, by: str = "") -> Presence:
     """Sets an agent's presence (``by``: who did it, when not the agent); an agent becoming

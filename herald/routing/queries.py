@@ -23,7 +23,7 @@ from herald.accounts.models import Account, User
 from herald.campaigns.models import Campaign
 from herald.conversations.models import Conversation, MailboxMember, Origin
 from herald.mailboxes.models import Mailbox
-from herald.routing.actions import capacity_of, load_query, queue
+from herald.routing.actions import capacity_of, loads, queue
 from herald.routing.models import Presence, PresenceStatus
 from herald.tracking.queries import tallies
 
@@ -104,12 +104,7 @@ def agent_figures(mailbox: Mailbox, today: dt.datetime) -> list[AgentFigures]:
     members = list(MailboxMember.objects.filter(mailbox=mailbox).select_related("user"))
     ids = [m.user_id for m in members]
     presence = dict(Presence.objects.filter(user_id__in=ids).values_list("user_id", "status"))
-    held = dict(
-        Conversation.objects.filter(load_query(mailbox.pk), assignee_id__in=ids)
-        .values("assignee_id")
-        .annotate(n=Count("id"))
-        .values_list("assignee_id", "n")
-    )
+    held = loads(mailbox.pk, ids)
     handled: dict[int, int] = defaultdict(int)
     handling: dict[int, list[dt.timedelta]] = defaultdict(list)  # from assignment to close
     for closer, assigned_at, closed_at in Conversation.objects.filter(
