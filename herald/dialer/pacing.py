@@ -28,13 +28,23 @@ looser. The last entry is always exact, which is all a pace needs.
 
 Slots are never in the past (never before ``now``) and idling earns no credit: after a key has
 been idle for its longest period, the first slot is ``now`` and the pace resumes from there.
+
+**As received.** A slot is the earliest a message may go; the network and a busy machine make it
+go a little later. One late message followed by on-time ones would put N+1 in a window at the
+receiving server. So the dialer paces with ``with_tolerance``: every window is widened by
+``TOLERANCE_US``, and the transport never starts a message more than ``START_LATE_US`` after its
+slot (such a message takes a new slot instead). Any N+1 messages that reach the server within one
+period would then have slots within one period plus the tolerance, which the pacer never grants:
+the limit holds at the server as long as a transaction reaches it within ``TOLERANCE_US -
+START_LATE_US`` of being started. The price is the tolerance's share of each period (5 % of a
+per-second rate, nothing measurable per minute and beyond).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 US = 1_000_000  # microseconds per second
 SECOND = US
@@ -44,6 +54,8 @@ DAY = 86400 * US
 UNITS = {"second": SECOND, "minute": MINUTE, "hour": HOUR, "day": DAY}
 MAX_COUNT = 10**9  # a warm-up stops growing here: far beyond any real rate, far from overflow
 DEFAULT_MAX_ENTRIES = 256  # history entries per key: ~6 KB of JSON, precision of 1/256 period
+TOLERANCE_US = 50_000  # every window is this much wider than its limit's period (see above)
+START_LATE_US = 20_000  # a message that cannot start this soon after its slot takes a new one
 
 
 @dataclass(frozen=True)
@@ -83,6 +95,12 @@ class Limit:
         """A pace's distance between two slots at ``t_us``: ``count`` of them never fit in a
         period (rounded up, so that integer microseconds never let one more in)."""
         return -(-self.period_us // self.count_at(t_us))
+
+
+def with_tolerance(limits: Sequence[Limit], tolerance_us: int = TOLERANCE_US) -> list[Limit]:
+    """``limits`` with every period widened by ``tolerance_us``: slots that keep them keep the
+    original limits at the receiving server even when each message leaves up to that late."""
+    return [replace(limit, period_us=limit.period_us + tolerance_us) for limit in limits]
 
 
 def rate(count: int, unit: str) -> Limit:

@@ -14,7 +14,9 @@ of ``DIALER_BATCH``) for up to ``STEP_SECONDS``; for each chunk it
 4. reserves one pacing slot each for the messages ready under the campaign's and the mailbox's
    limits (``herald.dialer.queries.reserve_slots``: global and exact across workers), gives
    back the ones that got none, due when the next slot comes, and hands the chunk to the
-   transport, which sends each no earlier than its slot. Slots are reserved when the chunk is
+   transport, which sends each no earlier than its slot and no later than a small tolerance
+   after it (a message that missed it is given back for a new slot: see ``pacing``, "As
+   received"). Slots are reserved when the chunk is
    handed over, not before it is rendered or while the previous one is on the wire, so that
    none passes meanwhile (late messages would leave in a bunch);
 5. records each outcome in one transaction: 2xx sent; 4xx, timeout or dropped connection
@@ -73,7 +75,7 @@ from herald.contacts.queries import suppression_reason, suppressions_for
 from herald.dialer import pacing
 from herald.dialer.dkim import DkimSigner
 from herald.dialer.queries import reserve_slots, to_us
-from herald.dialer.transport import Envelope, Outcome, Transport
+from herald.dialer.transport import Envelope, Outcome, Status, Transport
 from herald.inbound.tokens import make_reply_address
 from herald.mailboxes.models import Mailbox
 from herald.messaging.queries import compiled_version
@@ -364,8 +366,16 @@ class Dialer:
             release(chunk.ready[len(slots) :], slots.next_at)
             del chunk.ready[len(slots) :]
         mail_from, bcc = sending.mailbox.from_address, sending.bcc
+        late = pacing.START_LATE_US / pacing.US
+        paced = any(sending.limits.values())
         chunk.envelopes = [
-            Envelope(mail_from, (delivery.email, *bcc), message, slot.timestamp())
+            Envelope(
+                mail_from,
+                (delivery.email, *bcc),
+                message,
+                slot.timestamp(),
+                slot.timestamp() + late if paced else None,
+            )
             for delivery, message, slot in zip(chunk.ready, chunk.messages, slots, strict=False)
         ]
         chunk.messages = []
@@ -382,13 +392,17 @@ class Dialer:
         return [for_contact(o, d.email) for d, o in zip(chunk.ready, outcomes, strict=True)]
 
     def _record(self, campaign: Campaign, chunk: _Chunk, outcomes: list[Outcome]) -> None:
-        record_outcomes(
-            campaign,
-            list(zip(chunk.ready, outcomes, strict=True)),
-            chunk.unrenderable,
-            timezone.now(),
-            suppressed=chunk.suppressed,
-        )
+        now = timezone.now()
+        results, late = [], []
+        for delivery, outcome in zip(chunk.ready, outcomes, strict=True):
+            if outcome.status is Status.LATE:
+                late.append(delivery)
+            else:
+                results.append((delivery, outcome))
+        if late:  # not tried: due again at once, for a new slot (no attempt, no event)
+            logger.info("messages missed their pacing slots", extra={"count": len(late)})
+            release(late, now)
+        record_outcomes(campaign, results, chunk.unrenderable, now, suppressed=chunk.suppressed)
 
     def _limits(
         self, campaign: Campaign, agents_pace: capacity.Pace | None = None
@@ -408,13 +422,15 @@ class Dialer:
         )
         if agents_pace is not None and agents_pace.per_second > 0:
             own.append(pacing.every(1 / agents_pace.per_second))
+        provider = pacing.mailbox_limits(
+            per_second=mailbox.max_per_second,
+            per_hour=mailbox.max_per_hour,
+            per_day=mailbox.max_per_day,
+        )
+        # Widened by the tolerance a message may leave late with: the limits hold as received.
         return {
-            campaign.pacing_key: own,
-            f"mailbox:{mailbox.pk}": pacing.mailbox_limits(
-                per_second=mailbox.max_per_second,
-                per_hour=mailbox.max_per_hour,
-                per_day=mailbox.max_per_day,
-            ),
+            campaign.pacing_key: pacing.with_tolerance(own),
+            f"mailbox:{mailbox.pk}": pacing.with_tolerance(provider),
         }
 
     @staticmethod
@@ -562,7 +578,7 @@ class Dialer:
         recent = self.recent.get(campaign.pk)
         if recent is None or recent.maxlen != campaign.failure_window:
             recent = self.recent[campaign.pk] = collections.deque(maxlen=campaign.failure_window)
-        recent.extend(not outcome.sent for outcome in outcomes)
+        recent.extend(not outcome.sent for outcome in outcomes if outcome.status is not Status.LATE)
         if len(recent) < recent.maxlen:  # type: ignore[operator]
             return False
         failed = sum(recent)

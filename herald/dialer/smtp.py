@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from herald.dialer.transport import Envelope, Outcome, SendError, Status
+from herald.dialer.transport import LATE, Envelope, Outcome, SendError, Status
 from herald.dialer.wire import wire_form
 
 logger = logging.getLogger(__name__)
@@ -346,24 +346,38 @@ class _Batch:
         self.last_error: SendError | None = None
 
     def due_now(self) -> int | None:
-        """The next envelope if its slot has come, without waiting."""
-        if self.queue:
+        """The next envelope if its slot has come, without waiting (envelopes past their
+        ``not_after`` on the way are ``LATE``)."""
+        while self.queue:
             slot = self.envelopes[self.queue[0]].not_before
-            if slot is None or slot <= time.time():
-                return self.queue.popleft()
+            if slot is not None and slot > time.time():
+                return None
+            index = self.queue.popleft()
+            if not self._late(index):
+                return index
         return None
 
     async def next(self) -> int | None:
-        """The next envelope, after waiting for its slot; None when all are taken."""
-        if not self.queue:
-            return None
-        index = self.queue.popleft()
-        slot = self.envelopes[index].not_before
-        if slot is not None:
-            delay = slot - time.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-        return index
+        """The next envelope, after waiting for its slot; None when all are taken (envelopes
+        past their ``not_after`` on the way are ``LATE``)."""
+        while self.queue:
+            index = self.queue.popleft()
+            slot = self.envelopes[index].not_before
+            if slot is not None:
+                delay = slot - time.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            if not self._late(index):
+                return index
+        return None
+
+    def _late(self, index: int) -> bool:
+        """Whether the envelope can no longer start in time (its outcome is then ``LATE``)."""
+        deadline = self.envelopes[index].not_after
+        if deadline is not None and time.time() > deadline:
+            self.done(index, LATE)
+            return True
+        return False
 
     def give_back(self, index: int) -> bool:
         """Puts back an envelope whose transaction never started; once only, so that a server

@@ -28,18 +28,22 @@ class Status(enum.StrEnum):
     SENT = "sent"
     TEMPORARY = "temporary"  # retry later: 4xx, timeout, dropped or refused connection
     PERMANENT = "permanent"  # 5xx: this message will never be accepted as it is
+    LATE = "late"  # not tried: it could not start in time for its pacing slot; it takes a new one
 
 
 @dataclass(frozen=True)
 class Envelope:
     """One message to send: SMTP envelope sender, recipients (the contact first, then any BCC),
     the message bytes, and ``not_before``, its pacing slot (seconds since the epoch, as
-    ``time.time()``): the transport starts the transaction no earlier than that."""
+    ``time.time()``): the transport starts the transaction no earlier than that. With
+    ``not_after``, it starts it no later either: past that, the envelope is not tried and its
+    outcome is ``LATE`` (sent later, it would crowd the messages after it at the receiver)."""
 
     mail_from: str
     recipients: tuple[str, ...]
     message: bytes
     not_before: float | None = None
+    not_after: float | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,9 @@ class Transport(Protocol):
 
 
 SENT = Outcome(Status.SENT, 250, "2.0.0 Ok: kept in the outbox", "data")
+LATE = Outcome(
+    Status.LATE, None, "not tried: it could not start in time for its pacing slot", "mail"
+)
 
 
 class OutboxTransport:

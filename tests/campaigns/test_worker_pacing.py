@@ -2,19 +2,15 @@
 one mailbox whose provider allows 25 per second, sent by 1 and by 3 workers to a real SMTP
 server that timestamps every arrival.
 
-What is asserted, and why so:
+What is asserted, at the receiving server, since that is where the limit is a promise:
 
-- the slots the workers were granted, all together (read back from the pacer's shared state:
-  each campaign has a daily cap, so its state keeps every slot of the day), never put more than
-  20 of a campaign, nor more than 25 of the mailbox, in any 1-second window: the rates are
-  global, not per worker, and the mailbox's is shared by its campaigns;
-- the server received each campaign's messages never ahead of its slots: by any moment it had
-  received no more than the pace allowed by then (the k-th arrival is no earlier than the k-th
-  slot). Arrival times themselves are not counted per window: a slot is the earliest a message
-  may go, and the network and a busy machine add a few milliseconds that differ from message
-  to message, so two messages exactly one period apart may arrive a hair less than a period
-  apart; that jitter is not the pacer's. (That no slot passes while the dialer makes its
-  messages, which would send them late in a bunch, is tested in test_dialer_pacing.py);
+- the messages of each campaign never number more than 20, and those of the mailbox more than
+  25, in any 1-second window of their arrival times: the rates are global, not per worker, the
+  mailbox's is shared by its campaigns, and they hold as received (a message that missed its
+  slot takes a new one rather than leaving late, right before the next);
+- the server received each campaign's messages never ahead of its slots (the k-th arrival is
+  no earlier than the k-th slot), the slots being read back from the pacer's shared state (each
+  campaign has a daily cap, so its state keeps every slot of the day);
 - every address got its message exactly once, and with 3 workers more than one of them sent.
 """
 
@@ -83,16 +79,17 @@ def test_worker_processes_never_exceed_the_campaign_or_mailbox_rate_in_any_secon
     assert sorted(r.rcpt_tos[0] for r in received) == sorted(
         f"{name}{i}@example.com" for name in campaigns for i in range(PER_CAMPAIGN)
     )
-    every_slot = []
+    every_arrival: list[float] = []
     for name, campaign in campaigns.items():
         slots = _slots(campaign.pacing_key)
-        assert len(slots) == PER_CAMPAIGN  # one slot per message, none wasted
-        assert most_in_a_window(slots, 1.0) <= CAMPAIGN_RATE
+        # One slot per message, but for the few that missed theirs and took another.
+        assert PER_CAMPAIGN <= len(slots) <= PER_CAMPAIGN * 1.2
         arrivals = sorted(r.arrived for r in received if r.rcpt_tos[0].startswith(name))
-        assert all(a >= s for a, s in zip(arrivals, sorted(slots), strict=True)), (
+        assert most_in_a_window(arrivals, 1.0) <= CAMPAIGN_RATE
+        assert all(a >= s for a, s in zip(arrivals, sorted(slots), strict=False)), (
             "a message arrived ahead of the pace"
         )
-        every_slot += slots
-    assert most_in_a_window(every_slot, 1.0) <= MAILBOX_RATE
+        every_arrival += arrivals
+    assert most_in_a_window(every_arrival, 1.0) <= MAILBOX_RATE
     if workers > 1:  # one SMTP connection per worker: messages came on more than one
         assert len({r.peer for r in received}) >= 2, "the workers did not share the sending"

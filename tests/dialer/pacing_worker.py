@@ -2,8 +2,10 @@
 ``ready`` and reads ``START UNTIL`` (epoch seconds) from stdin, so that all workers begin
 together however long each took to start; from START until UNTIL it reserves slots for one
 shared key in batches, then sends each message no earlier than its slot to the test's SMTP
-server, each carrying its slot and worker in headers. Prints one JSON line per batch:
-{"worker": W, "slots": [...]}.
+server, each carrying its slot and worker in headers, as the dialer does: paced with the
+pacer's tolerance, and a message that cannot start in time for its slot is not sent (the dialer
+would give it a new slot). Prints one JSON line per batch: {"worker": W, "slots": [...], "late":
+[...]} (the slots of the messages sent, and of those that missed theirs).
 
 Run with DATABASE_URL pointing at the test database: ``python -m tests.dialer.pacing_worker``.
 """
@@ -32,9 +34,10 @@ def main() -> None:
     from herald.dialer import pacing
     from herald.dialer.queries import reserve_slots
     from herald.dialer.smtp import SmtpConfig, SmtpTransport
-    from herald.dialer.transport import Envelope
+    from herald.dialer.transport import Envelope, Status
 
-    limits = {"campaign:pacing-test": [pacing.rate(args.rate, "second")]}
+    limits = {"campaign:pacing-test": pacing.with_tolerance([pacing.rate(args.rate, "second")])}
+    late = pacing.START_LATE_US / pacing.US
     sent = 0
     with SmtpTransport(SmtpConfig("127.0.0.1", args.port, "none", timeout=10)) as transport:
         sys.stdout.write("ready\n")
@@ -54,11 +57,16 @@ def main() -> None:
                     f"From: <w@example.org>\r\nTo: <to@example.com>\r\n"
                     f"X-Slot: {at!r}\r\nX-Worker: {args.worker}\r\nSubject: {sent}\r\n\r\nhi\r\n"
                 ).encode()
-                batch.append(Envelope("w@example.org", ("to@example.com",), body, at))
+                batch.append(Envelope("w@example.org", ("to@example.com",), body, at, at + late))
             outcomes = transport.send(batch)
-            if not all(o.sent for o in outcomes):
+            if not all(o.sent or o.status is Status.LATE for o in outcomes):
                 sys.exit(f"a message was not sent: {outcomes}")
-            line = json.dumps({"worker": args.worker, "slots": [e.not_before for e in batch]})
+            done = {
+                "worker": args.worker,
+                "slots": [e.not_before for e, o in zip(batch, outcomes, strict=True) if o.sent],
+                "late": [e.not_before for e, o in zip(batch, outcomes, strict=True) if not o.sent],
+            }
+            line = json.dumps(done)
             sys.stdout.write(line + "\n")
             sys.stdout.flush()
 

@@ -1,11 +1,11 @@
 """Pacing across worker processes sharing one database: 1 and 3 workers reserve slots for one
 campaign at 20 per second and send to a real SMTP server that timestamps every arrival.
 
-Asserted: the slots all workers got together never put more than 20 in any 1-second window
-(the rate is global, not per worker); every message arrived once, and no earlier than its slot.
-Arrival times are not held to the window themselves: a machine shared with other test runs may
-delay a message past its slot (never ahead of it), and that lateness is the network's and the
-scheduler's, not the pacer's.
+Asserted where the promise is made, at the receiving server: the messages that reached it never
+number more than 20 in any 1-second window of their arrival times (the rate is global, not per
+worker, and holds as received: a message that could not start in time for its slot was not sent
+late, crowding the next ones); every message arrived once, no earlier than its slot; and nearly
+all slots were used (a late message is the exception, not how the rate is kept).
 """
 
 from __future__ import annotations
@@ -83,11 +83,13 @@ def test_worker_processes_together_never_exceed_the_rate_in_any_second(workers: 
         for p, (_, err) in zip(procs, results, strict=True):
             assert p.returncode == 0, err
         slots: list[float] = []
+        late: list[float] = []
         by_worker: Counter[str] = Counter()
         for out, _ in results:
             for line in out.splitlines():
                 batch = json.loads(line)
                 slots += batch["slots"]
+                late += batch["late"]
                 by_worker[batch["worker"]] += len(batch["slots"])
         received = smtpd.received
     finally:
@@ -97,9 +99,10 @@ def test_worker_processes_together_never_exceed_the_rate_in_any_second(workers: 
     # keep one from its turn for the few seconds of the test; the rate holds all the same).
     assert len(by_worker) >= min(workers, 2), "the workers did not share the sending"
     assert len(slots) >= RATE, "the workers sent for seconds, at the rate"
-    assert most_in_a_window(slots, 1.0) <= RATE
-    assert len(set(slots)) == len(slots), "two workers were given the same slot"
-    # Every message arrived exactly once, and not before its slot.
+    assert len(late) * 5 <= len(slots), f"{len(late)} of {len(slots) + len(late)} slots missed"
+    assert len(set(slots + late)) == len(slots) + len(late), "two workers got the same slot"
+    # Every message arrived exactly once, not before its slot, and never more than the rate in
+    # any second at the server.
     arrived = {}
     for message in received:
         headers = dict(
@@ -111,3 +114,4 @@ def test_worker_processes_together_never_exceed_the_rate_in_any_second(workers: 
         arrived[slot] = message.arrived
     assert sorted(arrived) == sorted(slots)
     assert all(at >= slot for slot, at in arrived.items()), "a message was sent before its slot"
+    assert most_in_a_window(list(arrived.values()), 1.0) <= RATE

@@ -241,6 +241,26 @@ def test_no_message_starts_before_its_pacing_slot(server: SmtpServer) -> None:
         assert arrived[e.recipients[0]] >= e.not_before
 
 
+def test_a_message_that_cannot_start_in_time_for_its_slot_is_not_sent_late(
+    server: SmtpServer,
+) -> None:
+    """Held up behind a slow reply, the second message would reach the server right before the
+    third, two slots' worth of messages closer than the pace: it is not tried (LATE, for the
+    dialer to give it a new slot) and the third still goes on time."""
+    start = time.time() + 0.1
+    batch = [
+        envelope("slow@example.com", 0, not_before=start, not_after=start + 0.02),
+        envelope("held@example.com", 1, not_before=start + 0.05, not_after=start + 0.07),
+        envelope("next@example.com", 2, not_before=start + 0.6, not_after=start + 0.62),
+    ]
+    with SmtpTransport(plain(server.port, max_connections=1)) as transport:
+        outcomes = transport.send(batch)
+    assert [o.status for o in outcomes] == [Status.SENT, Status.LATE, Status.SENT]
+    assert "pacing slot" in outcomes[1].reply
+    received = sorted(r.rcpt_tos[0] for r in server.received)
+    assert received == ["next@example.com", "slow@example.com"]
+
+
 def test_a_server_that_cannot_be_reached_defers_every_message_with_the_reason() -> None:
     smtpd = SmtpServer()
     port = smtpd.port
