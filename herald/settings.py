@@ -251,14 +251,15 @@ DNS_NAMESERVERS = env_list("HERALD_DNS_NAMESERVERS", [])
 WORKER_HEARTBEAT_SECONDS = env_int("HERALD_WORKER_HEARTBEAT_SECONDS", 5, minimum=1)
 WORKER_STALE_SECONDS = env_int("HERALD_WORKER_STALE_SECONDS", 60, minimum=5)
 
-# The dialer. A claimed delivery is in flight for at most DIALER_LEASE_SECONDS: if its worker
-# dies, another worker sends it after that (the only way a message goes twice). A worker has at
+# The dialer. A claimed delivery is held for DIALER_LEASE_SECONDS, renewed every third of it
+# while its worker still has it on the wire: if the worker dies, another worker sends it within
+# that time (the only way a message goes twice). A worker has at
 # most DIALER_BATCH messages sent and not yet recorded (two chunks of half that: one on the wire
 # while the previous one is recorded). Temporary failures are retried after each of
 # DIALER_RETRY_MINUTES in turn (then every last step), until the campaign's "retry for" hours
 # are over.
 DIALER_BATCH = env_int("HERALD_DIALER_BATCH", 500, minimum=1)
-DIALER_LEASE_SECONDS = env_int("HERALD_DIALER_LEASE_SECONDS", 300, minimum=1)
+DIALER_LEASE_SECONDS = env_int("HERALD_DIALER_LEASE_SECONDS", 30, minimum=1)
 DIALER_RETRY_MINUTES = [
     float(m) for m in env_list("HERALD_DIALER_RETRY_MINUTES", ["1", "5", "15", "60", "240"])
 ]

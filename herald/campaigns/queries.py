@@ -288,6 +288,13 @@ def write_attempts(campaign_id: int, attempts: Sequence[Attempt], at: dt.datetim
             _write_attempts_postgresql(cursor, campaign_id, rest, at)
 
 
+# A row already written by this very attempt is left alone (and gets no second event): when the
+# connection drops while a write commits, the dialer cannot know whether it did, and writes again
+# (``Dialer._record``). Written means: the attempt counted (sent, deferred, failed after trying),
+# or, for a delivery that ends untried (skipped, unrenderable), no longer held.
+_NOT_WRITTEN = "(d.attempts < v.attempts OR d.state = 'sending')"
+
+
 def _write_first_sends_postgresql(
     cursor: Any, campaign_id: int, code: int | None, group: Sequence[Attempt], at: dt.datetime
 ) -> None:
@@ -297,7 +304,7 @@ def _write_first_sends_postgresql(
     # attempt (nearly every row) go by this lean statement, whose constant columns are plain
     # parameters and which writes their events in the same round trip.
     cursor.execute(
-        """
+        f"""
         WITH v AS (
             SELECT * FROM unnest(%s::bigint[], %s::int[], %s::text[], %s::text[])
                 AS v(id, attempts, reply, detail)
@@ -305,11 +312,12 @@ def _write_first_sends_postgresql(
             UPDATE campaigns_delivery d SET state = 'sent', reason = '', due_at = NULL,
                 attempts = v.attempts, first_attempt_at = %s, sent_at = %s, code = %s,
                 reply = v.reply
-            FROM v WHERE d.id = v.id
+            FROM v WHERE d.id = v.id AND {_NOT_WRITTEN}
+            RETURNING d.id
         )
         INSERT INTO campaigns_event (campaign_id, delivery_id, kind, at, code, detail, data)
-        SELECT %s, v.id, 'sent', %s, %s, v.detail, NULL FROM v
-        """,
+        SELECT %s, v.id, 'sent', %s, %s, v.detail, NULL FROM v JOIN updated USING (id)
+        """,  # noqa: S608 - only a fixed fragment is formatted in
         [
             [a.id for a in group],
             [a.attempts for a in group],
@@ -331,15 +339,16 @@ def _write_attempts_postgresql(
     # Every column an array: retries, deferrals, failures (the few rows that are not first
     # sends).
     cursor.execute(
-        """
+        f"""
         UPDATE campaigns_delivery d SET state = v.state, reason = v.reason, due_at = v.due_at,
             attempts = v.attempts, first_attempt_at = v.first_attempt_at, sent_at = v.sent_at,
             code = v.code, reply = v.reply
         FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::timestamptz[], %s::int[],
             %s::timestamptz[], %s::timestamptz[], %s::int[], %s::text[])
             AS v(id, state, reason, due_at, attempts, first_attempt_at, sent_at, code, reply)
-        WHERE d.id = v.id
-        """,
+        WHERE d.id = v.id AND {_NOT_WRITTEN}
+        RETURNING d.id
+        """,  # noqa: S608 - only a fixed fragment is formatted in
         [
             [a.id for a in attempts],
             [a.state for a in attempts],
@@ -352,6 +361,10 @@ def _write_attempts_postgresql(
             [a.reply for a in attempts],
         ],
     )
+    written = {row[0] for row in cursor.fetchall()}
+    attempts = [a for a in attempts if a.id in written]
+    if not attempts:
+        return
     cursor.execute(
         """
         INSERT INTO campaigns_event (campaign_id, delivery_id, kind, at, code, detail, data)
@@ -375,6 +388,16 @@ def _write_attempts_sqlite(
     cursor: Any, campaign_id: int, attempts: Sequence[Attempt], at: dt.datetime
 ) -> None:
     # executemany runs one prepared statement per row inside SQLite: a few microseconds each.
+    # The rows this attempt already wrote (see _NOT_WRITTEN) are read first, in the same
+    # transaction: executemany cannot say which rows an UPDATE changed.
+    ids = _id_list(a.id for a in attempts)
+    cursor.execute(f"SELECT id, attempts, state FROM campaigns_delivery WHERE id IN ({ids})")  # noqa: S608 - integers only
+    now_in = {ident: (tried, state) for ident, tried, state in cursor.fetchall()}
+    attempts = [
+        a
+        for a in attempts
+        if a.id in now_in and (now_in[a.id][0] < a.attempts or now_in[a.id][1] == "sending")
+    ]
     adapt = connection.ops.adapt_datetimefield_value
     stamp = adapt(at)
     cursor.executemany(
@@ -424,6 +447,17 @@ def campaign_status(campaign_id: int) -> str | None:
         cursor.execute("SELECT status FROM campaigns_campaign WHERE id = %s", [campaign_id])
         row = cursor.fetchone()
     return row[0] if row else None
+
+
+def renew(delivery_ids: Sequence[int], lease_until: dt.datetime) -> int:
+    """Extends the lease of deliveries a worker still holds (claimed, not yet recorded) to
+    ``lease_until``, so that no other worker takes them while they are on the wire; returns how
+    many were still held."""
+    if not delivery_ids:
+        return 0
+    return Delivery.objects.filter(id__in=delivery_ids, state=DeliveryState.SENDING).update(
+        due_at=lease_until
+    )
 
 
 def release(deliveries: list[Claimed], due_at: dt.datetime) -> None:

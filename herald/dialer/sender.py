@@ -49,7 +49,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from herald.accounts.models import Account
@@ -68,6 +68,7 @@ from herald.campaigns.queries import (
     campaign_status,
     claim_recipients,
     release,
+    renew,
     write_attempts,
 )
 from herald.contacts.models import Suppression, SuppressionReason, SuppressionSource
@@ -95,6 +96,9 @@ SWITCH_INTERVAL = 0.001
 # A step sends one campaign's chunks for about this long before the loop looks around again
 # (other campaigns, a stop request): long enough that chunks overlap, short enough to drain.
 STEP_SECONDS = 2.0
+# How long a worker keeps trying to record the outcomes of messages it sent while the database
+# does not answer (it reconnects between tries).
+RECORD_PATIENCE = 600.0
 
 
 _Variables = dict[str, object] | None  # a claimed delivery's contact variables (None: deleted)
@@ -155,6 +159,10 @@ class _Chunk:
         self.unrenderable: list[tuple[Claimed, str]] = []
         self.suppressed: list[tuple[Claimed, str]] = []
         self.envelopes: list[Envelope] = []
+
+    def held(self) -> list[Claimed]:
+        """Every delivery of the chunk (claimed and not yet recorded)."""
+        return [*self.ready, *(d for d, _ in self.unrenderable), *(d for d, _ in self.suppressed)]
 
     @property
     def settled(self) -> bool:
@@ -254,7 +262,7 @@ class Dialer:
                     chunk, exhausted = self._next_chunk(sending, zone, clock())
                 landed, done = flight, []
                 if flight is not None and outcomes is not None:
-                    done = self._outcomes(flight, outcomes.result())
+                    done = self._outcomes(flight, self._wait(outcomes, flight, chunk))
                     flight = outcomes = None
                     # Before the next chunk goes: too many failures pause the campaign now.
                     stop |= self._watch_failures(campaign, done)
@@ -270,7 +278,7 @@ class Dialer:
                     break
         finally:
             if flight is not None and outcomes is not None:  # failed while one was on the wire
-                done = self._outcomes(flight, outcomes.result())
+                done = self._outcomes(flight, self._wait(outcomes, flight))
                 self._record(campaign, flight, done)
                 self._watch_failures(campaign, done)
         if exhausted:
@@ -387,11 +395,34 @@ class Dialer:
         return self._sender.submit(transport.send, envelopes)
 
     @staticmethod
+    def _wait(outcomes: Future[list[Outcome]], *held: _Chunk | None) -> list[Outcome]:
+        """The transport's outcomes, renewing meanwhile the leases of the ``held`` chunks' every
+        third of the lease: a slow server never lets another worker take (and send again)
+        messages this one still has on the wire, and the lease can stay short, so that a dead
+        worker's share is taken over soon."""
+        lease = settings.DIALER_LEASE_SECONDS
+        while True:
+            try:
+                return outcomes.result(timeout=lease / 3)
+            except TimeoutError:
+                ids = [d.id for chunk in held if chunk is not None for d in chunk.held()]
+                until = timezone.now() + dt.timedelta(seconds=lease)
+                try:
+                    renew(ids, until)
+                except DatabaseError:  # recording will reconnect; the lease may still hold
+                    logger.warning("renewing the leases failed", exc_info=True)
+                    close_connection()
+
+    @staticmethod
     def _outcomes(chunk: _Chunk, outcomes: list[Outcome]) -> list[Outcome]:
         """What the transport's outcomes mean for each contact (``for_contact``)."""
         return [for_contact(o, d.email) for d, o in zip(chunk.ready, outcomes, strict=True)]
 
     def _record(self, campaign: Campaign, chunk: _Chunk, outcomes: list[Outcome]) -> None:
+        """Records the chunk's outcomes. The database may be briefly unreachable (a restart, a
+        failover, a cut connection): the messages are sent, so their outcomes are kept and
+        written once it answers again, reconnecting, for up to ``RECORD_PATIENCE`` — dropped,
+        the messages would be sent a second time after the lease."""
         now = timezone.now()
         results, late = [], []
         for delivery, outcome in zip(chunk.ready, outcomes, strict=True):
@@ -399,10 +430,30 @@ class Dialer:
                 late.append(delivery)
             else:
                 results.append((delivery, outcome))
-        if late:  # not tried: due again at once, for a new slot (no attempt, no event)
-            logger.info("messages missed their pacing slots", extra={"count": len(late)})
-            release(late, now)
-        record_outcomes(campaign, results, chunk.unrenderable, now, suppressed=chunk.suppressed)
+        deadline = time.monotonic() + RECORD_PATIENCE
+        wait = 0.1
+        while True:
+            try:
+                if late:  # not tried: due again at once, for a new slot (no attempt, no event)
+                    release(late, now)
+                record_outcomes(
+                    campaign, results, chunk.unrenderable, now, suppressed=chunk.suppressed
+                )
+            except (OperationalError, InterfaceError):
+                if connection.in_atomic_block or time.monotonic() + wait > deadline:
+                    raise
+                logger.warning(
+                    "recording outcomes failed: reconnecting",
+                    exc_info=True,
+                    extra={"campaign": campaign.pk, "outcomes": len(results)},
+                )
+                close_connection()
+                time.sleep(wait)
+                wait = min(wait * 2, 5.0)
+                continue
+            if late:
+                logger.info("messages missed their pacing slots", extra={"count": len(late)})
+            return
 
     def _limits(
         self, campaign: Campaign, agents_pace: capacity.Pace | None = None
@@ -596,6 +647,14 @@ class Dialer:
                 )
                 return True
         return False
+
+
+def close_connection() -> None:
+    """Drops this thread's database connection (broken: the next query opens a new one)."""
+    try:
+        connection.close()
+    except DatabaseError:
+        logger.debug("closing a broken connection failed", exc_info=True)
 
 
 def for_contact(outcome: Outcome, email: str) -> Outcome:
