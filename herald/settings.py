@@ -278,6 +278,10 @@ INBOUND_MAX_ATTACHMENT_MB = env_int("HERALD_INBOUND_MAX_ATTACHMENT_MB", 10, mini
 INBOUND_AUTO_REPLY_HOURS = env_int("HERALD_INBOUND_AUTO_REPLY_HOURS", 24, minimum=1)
 # A worker reading a mailbox holds it this long without renewing; then another may take it.
 INBOUND_LEASE_SECONDS = env_int("HERALD_INBOUND_LEASE_SECONDS", 90, minimum=5)
+# An opt-out by reply without Herald's reply token is acted on only when the receiving server
+# authenticated the sender (herald.inbound.authentication): the Authentication-Results headers
+# of these authserv-ids count (comma-separated); none set: only the topmost header.
+INBOUND_TRUSTED_AUTHSERV_IDS = env_list("HERALD_TRUSTED_AUTHSERV_IDS", [])
 # Messages fetched per IMAP command (and stored per transaction).
 INBOUND_FETCH_BATCH = env_int("HERALD_INBOUND_FETCH_BATCH", 100, minimum=1)
 # Tracking (herald.tracking). The open and click endpoints answer in front of Django

@@ -50,6 +50,8 @@ EXAMPLES: dict[str, Callable[[dict[str, User]], Any]] = {
     "sent_id": lambda personas: _conversation(personas).sent.pk,
     # A recipient's link: the token of a sent delivery whose template has a link number 0.
     "token": lambda personas: _delivery_token(),
+    # An opt-out confirmation link (signed address and mailbox).
+    "signed": lambda personas: _optout_confirmation(),
     # A password reset link (its token is checked by the page: a wrong one says so, with 200).
     "uidb64": lambda personas: "MQ",
     "index": lambda personas: 0,
@@ -124,6 +126,12 @@ def _campaign():
     campaign.version = template.current_version
     campaign.save(update_fields=["version"])
     return campaign
+
+
+def _optout_confirmation() -> str:
+    from herald.tracking.actions import optout_confirmation_token
+
+    return optout_confirmation_token("matrix@example.org", _mailbox().pk)
 
 
 def _delivery_token():

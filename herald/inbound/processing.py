@@ -10,8 +10,10 @@ message is processed as usual. What each kind does:
   an Event only (the remote server is still trying);
 - complaint: the address suppressed, an Event;
 - autoreply: an Event on the delivery; no conversation, never answered;
-- optout: the sender (and the address the delivery went to) suppressed, an Event, the status
-  mapping "unsubscribed", the mailbox's opt-out confirmation if it has one;
+- optout: when it carries the reply token of its delivery or the receiving server authenticated
+  its sender (``herald.inbound.authentication``), the sender (and the address the delivery went
+  to) suppressed, an Event, the status mapping "unsubscribed", the mailbox's opt-out confirmation
+  if it has one; otherwise nothing is suppressed and the sender is asked to confirm by a link;
 - reply: the contact's open conversation on the mailbox (created on the first reply) gets the
   message, linked to its delivery; an Event "replied" and the status mapping "replied";
 - new: the same without a delivery, the contact found by address or created; a new
@@ -56,6 +58,7 @@ from herald.conversations.models import (
 )
 from herald.inbound import content as inbound_content
 from herald.inbound import mime
+from herald.inbound.authentication import sender_authenticated
 from herald.inbound.classify import Classification, classify
 from herald.inbound.loopguard import auto_answer_refusal
 from herald.inbound.models import InboundMessage, InboundStatus, SoftBounce
@@ -164,7 +167,7 @@ def _process(row: InboundMessage) -> Outcome:
         "bounce": _bounce,
         "complaint": _complaint,
         "autoreply": _autoreply,
-        "optout": _optout,
+        "optout": _optout if _optout_proven(found, message, outcome) else _optout_unproven,
     }.get(found.kind, _conversation)
     handler(row, found, message, outcome, now)
     delivery = outcome.delivery
@@ -377,6 +380,40 @@ def _optout(
     _status_map(delivery, "unsubscribed")
     if row.mailbox.optout_template_id:
         _answer(row, found, message, outcome, now, purpose="optout")
+
+
+def _optout_proven(found: Classification, message: Message, outcome: Outcome) -> bool:
+    """Whether an opt-out may be acted on: it carries the reply token of the delivery it
+    answers (only its recipient has it), or the receiving server authenticated its sender. A
+    From address alone proves nothing: anyone could unsubscribe anyone by writing it."""
+    delivery = outcome.delivery
+    if (
+        delivery is not None
+        and found.reply_token
+        and tokens.delivery_id(found.reply_token) == delivery.pk
+    ):
+        return True
+    how = sender_authenticated(message, found.from_address or "")
+    if how is not None:
+        outcome.notes.append(f"sender authenticated: {how}")
+        return True
+    return False
+
+
+def _optout_unproven(
+    row: InboundMessage,
+    found: Classification,
+    message: Message,
+    outcome: Outcome,
+    now: dt.datetime,
+) -> None:
+    """An opt-out whose sender nobody vouches for: nothing is suppressed; its sender is asked
+    to confirm with a link (the real owner of the address clicks it; a forger never sees it)."""
+    outcome.notes.append(
+        "not acted on: no reply token and the sender was not authenticated "
+        "(no aligned SPF, DKIM or DMARC pass)"
+    )
+    _answer(row, found, message, outcome, now, purpose="confirm")
 
 
 def _conversation(

@@ -27,7 +27,7 @@ from herald.messaging.queries import compiled_version
 from herald.messaging.rendering import Links, RenderedMessage, RenderError, render
 from herald.messaging.writer import write_message
 
-PURPOSES = ("ack", "optout")
+PURPOSES = ("ack", "optout", "confirm")  # confirm: an opt-out whose sender must confirm it
 
 
 def claim_auto_answer(address: str, now: dt.datetime) -> bool:
@@ -53,9 +53,42 @@ class AnswerError(Exception):
     """The answer cannot be sent (no template version, a variable missing, SMTP refused)."""
 
 
+def _confirmation(row: InboundMessage) -> RenderedMessage:
+    """The message asking the sender of an unauthenticated opt-out to confirm it (built in: it
+    must exist whether or not the mailbox has templates, and say only this)."""
+    from django.urls import reverse
+    from django.utils import translation
+    from django.utils.html import escape
+    from django.utils.translation import gettext as _
+
+    from herald.tracking.actions import CONFIRM_DAYS, optout_confirmation_token
+
+    mailbox = row.mailbox
+    token = optout_confirmation_token(row.from_address, mailbox.pk)
+    link = settings.BASE_URL + reverse("tracking:confirm_optout", args=[token])
+    sender = mailbox.from_name or mailbox.from_address
+    with translation.override(Account.load().language or settings.LANGUAGE_CODE):
+        subject = _("Confirm: no more emails from %(sender)s") % {"sender": sender}
+        lines = [
+            _("We received a request from %(address)s to stop receiving emails from %(sender)s.")
+            % {"address": row.from_address, "sender": sender},
+            _("If it was you, confirm it here (the link works for %(days)s days):")
+            % {"days": CONFIRM_DAYS},
+            link,
+            _("If it was not you, ignore this message: nothing changes."),
+        ]
+    text = "\n\n".join(lines) + "\n"
+    paragraphs = [f"<p>{escape(line)}</p>" for line in lines]
+    paragraphs[2] = f'<p><a href="{escape(link)}">{escape(link)}</a></p>'
+    html = "".join(paragraphs)
+    return RenderedMessage(subject=subject, html=html, text=text)
+
+
 def build_answer(row: InboundMessage, purpose: str) -> tuple[bytes, str, str, RenderedMessage]:
     """The answer's bytes, its recipient, its Message-ID and the rendered message."""
     mailbox = row.mailbox
+    if purpose == "confirm":
+        return _write_answer(row, _confirmation(row))
     template_id = mailbox.ack_template_id if purpose == "ack" else mailbox.optout_template_id
     template = (
         Template.objects.filter(pk=template_id).select_related("current_version").first()
@@ -79,6 +112,14 @@ def build_answer(row: InboundMessage, purpose: str) -> tuple[bytes, str, str, Re
         )
     except RenderError as exc:
         raise AnswerError(str(exc)) from exc
+    return _write_answer(row, rendered)
+
+
+def _write_answer(
+    row: InboundMessage, rendered: RenderedMessage
+) -> tuple[bytes, str, str, RenderedMessage]:
+    mailbox = row.mailbox
+    to = row.from_address
     domain = mailbox.from_address.rpartition("@")[2]
     message_id = make_msgid(domain=domain or None)
     original = _original_message_id(row)

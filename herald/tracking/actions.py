@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from django.core import signing
 from django.db import transaction
 from django.utils import timezone
 
@@ -92,3 +93,48 @@ def do_unsubscribe(
         if campaign.optout_template_id:
             transaction.on_commit(lambda: send_optout_confirmation.enqueue(delivery.pk))
     return Unsubscribed(delivery, already=False)
+
+
+# -- an opt-out asked for by a reply nobody vouches for ------------------------------------------
+
+_CONFIRM_SALT = "herald.optout.confirm"
+CONFIRM_DAYS = 30  # a confirmation link works this long
+
+
+def optout_confirmation_token(address: str, mailbox_id: int) -> str:
+    """The token of a link that suppresses ``address`` once its owner confirms (signed with the
+    secret key: only the message sent to that address carries it)."""
+    return signing.dumps({"a": address.strip().lower(), "m": mailbox_id}, salt=_CONFIRM_SALT)
+
+
+def read_optout_confirmation(token: str) -> tuple[str, int] | None:
+    """(address, mailbox id) of a confirmation token, or None when it is forged or expired."""
+    try:
+        data = signing.loads(token, salt=_CONFIRM_SALT, max_age=dt.timedelta(days=CONFIRM_DAYS))
+    except signing.BadSignature:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("a"), str):
+        return None
+    return data["a"], int(data.get("m") or 0)
+
+
+def do_confirm_optout(address: str, note: str) -> bool:
+    """Suppresses ``address`` (an opt-out by reply its owner confirmed); False when it was
+    suppressed already."""
+    with transaction.atomic():
+        suppression, created = Suppression.objects.get_or_create(
+            value=address[:320],
+            defaults={
+                "reason": SuppressionReason.OPT_OUT,
+                "source": SuppressionSource.CONVERSATION,
+                "note": note[:300],
+            },
+        )
+        if created:
+            record(
+                RECIPIENT,
+                "suppression.optout_confirmed",
+                suppression,
+                {"reason": [None, SuppressionReason.OPT_OUT]},
+            )
+    return created

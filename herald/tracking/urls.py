@@ -8,6 +8,7 @@ urlpatterns = [
     path("o/<str:token>.gif", views.open_pixel, name="open"),
     path("c/<str:token>/<int:index>", views.click, name="click"),
     path("u/<str:token>", views.unsubscribe, name="unsubscribe"),
+    path("optout/<str:signed>", views.confirm_optout, name="confirm_optout"),
     path("r/<str:token>/<int:score>", views.rate, name="rate"),
     path("v/<str:token>", views.view_in_browser, name="view"),
     # Supervisors.

@@ -46,10 +46,15 @@ from herald.campaigns import actions as campaign_actions
 from herald.campaigns import tokens, windows
 from herald.campaigns.models import Campaign, Delivery
 from herald.campaigns.queries import progress
-from herald.contacts.models import Contact
+from herald.contacts.models import Contact, Suppression
 from herald.core.spreadsheet import Lines, SafeWriter
+from herald.mailboxes.models import Mailbox
 from herald.tracking import chart, queries, recording
-from herald.tracking.actions import do_unsubscribe
+from herald.tracking.actions import (
+    do_confirm_optout,
+    do_unsubscribe,
+    read_optout_confirmation,
+)
 from herald.tracking.models import Engagement
 from herald.tracking.pixel import GIF
 from herald.tracking.sent import render_sent
@@ -164,6 +169,33 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
                 "email": delivery.email,
                 "sender": campaign.mailbox.from_name or campaign.mailbox.from_address,
             },
+        )
+    return _no_index(response)
+
+
+@public
+@csrf_exempt  # as the unsubscribe page: the signed token in the link is the key
+@require_http_methods(["GET", "HEAD", "POST"])
+def confirm_optout(request: HttpRequest, signed: str) -> HttpResponse:
+    """The link of the message asking to confirm an opt-out by reply whose sender nobody
+    vouched for: the page asks, the button (POST, with CSRF) suppresses the address."""
+    found = read_optout_confirmation(signed)
+    if found is None:
+        raise Http404("This link is not valid any more.")
+    address, mailbox_id = found
+    mailbox = Mailbox.objects.filter(pk=mailbox_id).first()
+    sender = (mailbox.from_name or mailbox.from_address) if mailbox else ""
+    if request.method == "POST":
+        do_confirm_optout(address, f"replied to {sender or 'a mailbox'}: opt-out confirmed")
+        state, already = "done", False
+    else:
+        already = Suppression.objects.filter(value=address).exists()
+        state = "done" if already else "confirm"
+    with translation.override(Account.load().language or settings.LANGUAGE_CODE):
+        response = render(
+            request,
+            "tracking/unsubscribe.html",
+            {"state": state, "already": already, "email": address, "sender": sender},
         )
     return _no_index(response)
 

@@ -108,8 +108,9 @@ def test_an_address_is_answered_at_most_once_per_period(
 
 
 def test_an_opt_out_gets_the_confirmation_once(answering, smtp, django_capture_on_commit_callbacks):
+    verified = "Authentication-Results: mx.herald.test; dmarc=pass header.from=example.org"
     with django_capture_on_commit_callbacks(execute=True):
-        row = receive(answering, message("gus@example.org", body="STOP"))
+        row = receive(answering, message("gus@example.org", verified, body="STOP"))
     assert row.kind == "optout"
     assert queued() == [[row.pk, "optout"]]
     assert send_auto_answer.call(row.pk, "optout") == "sent to gus@example.org"
