@@ -76,7 +76,32 @@ def _user() -> tuple[models.Model, str, str]:
     return user, f"/settings/users/{user.pk}/", "role"
 
 
-@pytest.mark.parametrize("make", [_mailbox, _template, _account, _user], ids=lambda f: f.__name__)
+def _contact() -> tuple[models.Model, str, str]:
+    from herald.contacts.actions import do_upsert_contacts
+    from herald.contacts.models import Contact
+
+    do_upsert_contacts(
+        ACTOR,
+        [
+            {
+                "first_name": "Zoë",
+                "last_name": "Ortiz",
+                "company": "Acme",
+                "external_id": "CRM-1",
+                "language": "es",
+                "timezone": "Europe/Madrid",
+                "emails": ["zoe@example.com", "z.ortiz@example.org"],
+                "fields": {"tier": 2, "vip": True, "city": "Sevilla", "note": None},
+            }
+        ],
+    )
+    contact = Contact.objects.get(external_id="CRM-1")
+    return contact, f"/contacts/{contact.pk}/edit/", "first_name"
+
+
+@pytest.mark.parametrize(
+    "make", [_mailbox, _template, _account, _user, _contact], ids=lambda f: f.__name__
+)
 def test_saving_a_form_as_shown_changes_nothing(
     make: Callable[[], tuple[models.Model, str, str]], ada, client_for
 ):

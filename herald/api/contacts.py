@@ -18,6 +18,7 @@ from herald.api.schemas import Input
 from herald.audit.actors import Actor
 from herald.contacts import actions, queries
 from herald.contacts.csvfile import FileRefused
+from herald.contacts.erasure import do_erase_contact
 from herald.contacts.models import (
     Contact,
     ContactList,
@@ -63,6 +64,27 @@ class ContactIn(Input):
     timezone: str | None = None
     emails: list[str | EmailIn] = []
     fields: dict[str, str | int | float | bool | None] = {}
+
+
+class ContactPatch(Input):
+    """A contact's changes: only the fields given change; ``emails`` and ``fields`` replace the
+    contact's addresses (up to 3, in order) and custom fields as a whole."""
+
+    external_id: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    company: str | None = None
+    language: str | None = None
+    timezone: str | None = None
+    emails: list[str] | None = Field(None, max_length=3)
+    fields: dict[str, str | int | float | bool | None] | None = None
+
+
+class ErasedOut(Schema):
+    contact_id: int
+    addresses: int
+    deliveries: int
+    conversations: int
 
 
 class UpsertIn(Input):
@@ -241,7 +263,24 @@ def search(request: HttpRequest, q: str = "") -> list[dict[str, Any]]:
 
 @router.get("/contacts/{int:contact_id}", auth=auth.AGENT)
 def get_contact(request: HttpRequest, contact_id: int) -> dict[str, Any]:
-    return _contact_out(get_object_or_404(Contact, pk=contact_id))
+    return _contact_out(get_object_or_404(Contact, pk=contact_id, erased_at__isnull=True))
+
+
+@router.patch("/contacts/{int:contact_id}", auth=auth.MANAGER)
+def change_contact(request: HttpRequest, contact_id: int, payload: ContactPatch) -> dict[str, Any]:
+    contact = get_object_or_404(Contact, pk=contact_id, erased_at__isnull=True)
+    changes = payload.model_dump(exclude_unset=True)
+    actions.do_change_contact(Actor.for_request(request), contact, **changes)
+    contact.refresh_from_db()
+    return _contact_out(contact)
+
+
+@router.delete("/contacts/{int:contact_id}", response=ErasedOut, auth=auth.MANAGER)
+def erase_contact(request: HttpRequest, contact_id: int) -> Any:
+    """Erases the contact (GDPR): its personal data goes everywhere, its addresses stay
+    suppressed as hashes. See herald/contacts/erasure.py for what is kept."""
+    contact = get_object_or_404(Contact, pk=contact_id, erased_at__isnull=True)
+    return do_erase_contact(Actor.for_request(request), contact)
 
 
 @router.post("/contacts/{contact_id}/persons", response={201: PersonOut}, auth=auth.MANAGER)

@@ -72,3 +72,17 @@ def record(
         for word in event_words(event.actor_label, action, object_type, event.object_repr)
     )
     return event
+
+
+def forget(events: models.QuerySet[AuditEvent], object_repr: str) -> int:
+    """Keeps who did what and when in ``events`` but not the values: their changes are emptied
+    and their object named ``object_repr`` (an erased contact), in the search index too."""
+    rows = list(events.values_list("id", "actor_label", "action", "object_type"))
+    events.update(changes={}, object_repr=object_repr)
+    AuditWord.objects.filter(event_id__in=[row[0] for row in rows]).delete()
+    AuditWord.objects.bulk_create(
+        AuditWord(word=word, event_id=ident)
+        for ident, label, action, object_type in rows
+        for word in event_words(label, action, object_type, object_repr)
+    )
+    return len(rows)

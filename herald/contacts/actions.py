@@ -235,6 +235,69 @@ def _set_addresses(contact: Contact, emails: Sequence[str | dict[str, str]]) -> 
         )
 
 
+def _contact_state(contact: Contact) -> dict[str, Any]:
+    state = {**snapshot(contact, CONTACT_FIELDS), "fields": dict(contact.fields)}
+    state["emails"] = [a.email for a in contact.addresses.order_by("position")]
+    return state
+
+
+def _clean_fields(fields: object) -> dict[str, Any]:
+    if not isinstance(fields, dict):
+        raise ValidationError({"fields": _("Custom fields are a set of names and values.")})
+    named = {field_name(str(k)): v for k, v in fields.items()}
+    if "" in named:
+        raise ValidationError({"fields": _("A custom field needs a name of letters.")})
+    return named
+
+
+def _clean_emails(emails: Sequence[str]) -> list[str]:
+    cleaned = []
+    for raw in (e for e in emails if e and e.strip()):
+        normalized, error = addresses.validate(raw)
+        if error:
+            raise ValidationError({"emails": f"{raw.strip()}: {error}"})
+        cleaned.append(normalized)
+    if len(cleaned) > MAX_ADDRESSES:
+        raise ValidationError({"emails": _("At most 3 addresses per contact.")})
+    return cleaned
+
+
+@transaction.atomic
+def do_change_contact(
+    actor: Actor,
+    contact: Contact,
+    *,
+    emails: Sequence[str] | None = None,
+    fields: dict[str, Any] | None = None,
+    **values: Any,
+) -> Contact:
+    """Changes a contact: any of ``CONTACT_FIELDS``, its addresses (``emails``: up to 3, in
+    order; an invalid one is refused, not stored) and its custom ``fields`` (replaced as a
+    whole). Audited with what changed."""
+    if contact.erased_at is not None:
+        raise ValidationError(_("This contact was erased."))
+    unknown = sorted(set(values) - set(CONTACT_FIELDS))
+    if unknown:
+        raise ValidationError({unknown[0]: _("This field cannot be changed.")})
+    before = _contact_state(contact)
+    for name, value in values.items():
+        text = value.strip() if isinstance(value, str) else ""
+        setattr(contact, name, text or (None if name == "external_id" else ""))
+    if fields is not None:
+        contact.fields = _clean_fields(fields)
+    contact.full_clean(exclude=["fields"])
+    if emails is not None:
+        cleaned = _clean_emails(emails)
+        if cleaned != before["emails"]:
+            _set_addresses(contact, cleaned)
+    contact.updated_at = timezone.now()
+    contact.save()
+    changes = diff(before, _contact_state(contact))
+    if changes:
+        record(actor, "contact.change", contact, changes)
+    return contact
+
+
 @dataclass
 class UpsertResult:
     created: int

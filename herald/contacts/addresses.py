@@ -8,6 +8,7 @@ holds millions of addresses over a few thousand domains. Everything else goes to
 
 from __future__ import annotations
 
+import hashlib
 import re
 from functools import lru_cache
 
@@ -72,3 +73,12 @@ def key(address: str) -> str:
 def domain_of(address: str) -> str:
     """The part after the last @-sign, lower case ("" if there is none)."""
     return address.rpartition("@")[2].lower()
+
+
+HASH_PREFIX = "sha256:"
+
+
+def hashed(address: str) -> str:
+    """The suppression value that stands for ``address`` once its contact was erased
+    (``herald.contacts.erasure``): never the address itself, yet found by it."""
+    return HASH_PREFIX + hashlib.sha256(address.strip().lower().encode()).hexdigest()

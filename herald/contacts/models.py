@@ -56,6 +56,9 @@ class Contact(models.Model):
     fields = models.JSONField(_("custom fields"), default=dict, blank=True)
     created_at = models.DateTimeField(default=now)
     updated_at = models.DateTimeField(default=now)
+    # Set when the contact was erased (herald.contacts.erasure): a placeholder with no personal
+    # data, kept so that figures and conversations still add up; hidden from contact pages.
+    erased_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         # Prefix-search indexes (names, external id) are created per database vendor in
@@ -234,6 +237,7 @@ class SuppressionReason(models.TextChoices):
     OPT_OUT = "opt_out", _("opt-out keyword")
     SOFT_BOUNCES = "soft_bounces", _("repeated soft bounces")
     MANUAL = "manual", _("manual")
+    ERASED = "erased", _("contact erased")
 
 
 class SuppressionSource(models.TextChoices):

@@ -14,7 +14,7 @@ from django.db import DatabaseError, connection
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
 
-from herald.contacts.addresses import domain_of
+from herald.contacts.addresses import domain_of, hashed
 from herald.contacts.models import Address, Contact, ImportJob, Suppression, field_name
 
 IN_CHUNK = 5000  # values per IN (...) list: well under SQLite's 32,766 bound variables
@@ -59,22 +59,22 @@ def select_in(select: str, column: str, values: Sequence[Any]) -> list[tuple[Any
 def suppressions_for(emails: Iterable[str]) -> dict[str, Suppression]:
     """For each suppressed address of ``emails``, the entry that suppresses it (lower-case key).
 
-    One query per 5,000 values on the unique index of ``Suppression.value``: the addresses and
-    their domains are looked up together; an address entry wins over a domain entry. Nearly all
+    One query per 5,000 values on the unique index of ``Suppression.value``: the addresses,
+    their hashes (an erased contact's, ``herald.contacts.erasure``) and their domains are looked
+    up together; an address entry wins over a domain entry. Nearly all
     addresses are not suppressed, so only the hits become model instances.
     """
     keys = list(dict.fromkeys(e.strip().lower() for e in emails if e))
     domains = {domain_of(k) for k in keys} - {""}
-    hits = [
-        v
-        for (v,) in select_in("SELECT value FROM contacts_suppression", "value", [*keys, *domains])
-    ]
+    hashes = {k: hashed(k) for k in keys}  # an erased contact's addresses (contacts.erasure)
+    values = [*keys, *domains, *hashes.values()]
+    hits = [v for (v,) in select_in("SELECT value FROM contacts_suppression", "value", values)]
     if not hits:
         return {}
     entries = {s.value: s for s in Suppression.objects.filter(value__in=hits)}
     found: dict[str, Suppression] = {}
     for k in keys:
-        entry = entries.get(k)
+        entry = entries.get(k) or entries.get(hashes[k])
         if entry is None:
             domain_entry = entries.get(domain_of(k))
             if domain_entry is not None and domain_entry.is_domain:
@@ -195,7 +195,7 @@ def search_contacts(text: str, limit: int = 50) -> QuerySet[Contact]:
     small, and only those contacts are fetched and sorted.
     """
     text = text.strip()
-    contacts = Contact.objects.all()
+    contacts = Contact.objects.filter(erased_at__isnull=True)  # an erased one has no data left
     if not text:
         return contacts.order_by("-id")[:limit]
     field, eq, value = text.partition("=")
@@ -222,7 +222,7 @@ def search_contacts(text: str, limit: int = 50) -> QuerySet[Contact]:
     else:
         for key in ("first_key", "last_key"):
             ids.update(names.filter(prefix(key, lower)).values_list("id", flat=True)[:limit])
-    return Contact.objects.filter(id__in=ids).order_by("last_name", "first_name", "id")[:limit]
+    return contacts.filter(id__in=ids).order_by("last_name", "first_name", "id")[:limit]
 
 
 CUSTOM_COLUMN_SAMPLE = 1000  # newest contacts whose custom fields name the columns in use

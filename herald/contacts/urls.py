@@ -6,6 +6,8 @@ app_name = "contacts"
 urlpatterns = [
     path("", views.contacts, name="search"),
     path("<int:contact_id>/", views.contact_detail, name="contact"),
+    path("<int:contact_id>/edit/", views.contact_edit, name="contact_edit"),
+    path("<int:contact_id>/erase/", views.contact_erase, name="contact_erase"),
     path("<int:contact_id>/persons/", views.person_add, name="person_add"),
     path("<int:contact_id>/persons/<int:person_id>/", views.person_change, name="person_change"),
     path(

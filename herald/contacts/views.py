@@ -19,6 +19,7 @@ from herald.accounts.models import Role
 from herald.audit.actors import Actor
 from herald.contacts import actions, importing, queries, tasks
 from herald.contacts.csvfile import ENCODINGS, FileRefused
+from herald.contacts.erasure import do_erase_contact
 from herald.contacts.models import (
     Address,
     AddressState,
@@ -271,7 +272,7 @@ def contacts(request: HttpRequest) -> HttpResponse:
 
 @role_required(Role.AGENT)
 def contact_detail(request: HttpRequest, contact_id: int) -> HttpResponse:
-    contact = get_object_or_404(Contact, pk=contact_id)
+    contact = get_object_or_404(Contact, pk=contact_id, erased_at__isnull=True)
     addresses = list(contact.addresses.order_by("position"))
     suppressed = queries.suppressions_for(a.email for a in addresses)
     return render(
@@ -286,6 +287,80 @@ def contact_detail(request: HttpRequest, contact_id: int) -> HttpResponse:
             "can_edit": current_user(request).has_role(Role.MANAGER),
         },
     )
+
+
+def _shown(value: Any) -> str:
+    """A custom field's value as the edit page shows it."""
+    return "" if value is None else str(value)
+
+
+def _edited_fields(contact: Contact, data: Any) -> dict[str, Any]:
+    """The custom fields from the edit page: a value shown and sent back unchanged keeps its
+    stored type (a number stays a number); an emptied one is removed; a new name is added."""
+    fields: dict[str, Any] = {}
+    for name, value in contact.fields.items():
+        sent = data.get(f"field:{name}")
+        if sent is None or sent == _shown(value):
+            fields[name] = value
+        elif sent.strip():
+            fields[name] = sent.strip()
+    new_name, new_value = data.get("new_field", "").strip(), data.get("new_value", "").strip()
+    if new_name and new_value:
+        fields[new_name] = new_value
+    return fields
+
+
+@role_required(Role.MANAGER)
+def contact_edit(request: HttpRequest, contact_id: int) -> HttpResponse:
+    """A contact's names, ids, addresses and custom fields; and erasing it."""
+    contact = get_object_or_404(Contact, pk=contact_id, erased_at__isnull=True)
+    error = ""
+    if request.method == "POST":
+        values = {name: request.POST.get(name, "") for name in actions.CONTACT_FIELDS}
+        try:
+            actions.do_change_contact(
+                Actor.for_request(request),
+                contact,
+                emails=[request.POST.get(f"email{i}", "") for i in (1, 2, 3)],
+                fields=_edited_fields(contact, request.POST),
+                **values,
+            )
+        except ValidationError as exc:
+            error = _errors(exc)
+            contact.refresh_from_db()
+        else:
+            messages.success(request, _("Saved."))
+            return redirect("contacts:contact", contact_id=contact.pk)
+    emails = {a.position: a.email for a in contact.addresses.all()}
+    return render(
+        request,
+        "contacts/contact_edit.html",
+        {
+            "contact": contact,
+            "error": error,
+            "emails": [(i, emails.get(i, "")) for i in (1, 2, 3)],
+            "fields": [(name, _shown(value)) for name, value in sorted(contact.fields.items())],
+        },
+    )
+
+
+@role_required(Role.MANAGER)
+@require_POST
+def contact_erase(request: HttpRequest, contact_id: int) -> HttpResponse:
+    contact = get_object_or_404(Contact, pk=contact_id, erased_at__isnull=True)
+    if request.POST.get("confirm") != "erase":
+        messages.error(request, _("Tick the box to confirm: erasing cannot be undone."))
+        return redirect("contacts:contact_edit", contact_id=contact.pk)
+    erased = do_erase_contact(Actor.for_request(request), contact)
+    messages.success(
+        request,
+        _(
+            "The contact was erased. Its %(n)s address(es) stay suppressed, as hashes: it will "
+            "not be written to again."
+        )
+        % {"n": erased.addresses},
+    )
+    return redirect("contacts:search")
 
 
 @role_required(Role.MANAGER)

@@ -27,7 +27,7 @@ from herald.audit.actions import diff, record
 from herald.audit.actors import Actor
 from herald.campaigns.models import Delivery
 from herald.contacts import addresses
-from herald.contacts.models import Address, AddressState, Contact, Suppression
+from herald.contacts.models import Address, AddressState, Contact, is_suppressed
 from herald.conversations import compose
 from herald.conversations.models import (
     ACTIVE_STATUSES,
@@ -1067,8 +1067,8 @@ def _first_message(
 
 
 def _suppressed(address: str) -> bool:
-    domain = address.rpartition("@")[2]
-    return Suppression.objects.filter(value__in=[address.lower(), domain.lower()]).exists()
+    """The address, its domain, or (its contact erased) its hash is on the suppression list."""
+    return is_suppressed(address) is not None
 
 
 # -- time passing ---------------------------------------------------------------------------------
