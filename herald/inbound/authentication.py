@@ -40,29 +40,17 @@ def _aligned(domain: str, from_domain: str) -> bool:
 
 
 def _domain(value: str) -> str:
+    """The domain of an address, or the value itself when it is one (``smtp.mailfrom`` may
+    give a bare domain, which ``contacts.addresses.domain_of`` would not)."""
     return value.rpartition("@")[2].strip().strip("<>").lower()
 
 
-def _headers(message: Message) -> list[str]:
-    values = [str(v) for v in (message.get_all("Authentication-Results") or [])][:MAX_HEADERS]
+def _parsed(message: Message) -> list[authres.AuthenticationResultsHeader]:
+    """The headers that count, parsed: the topmost, or those of the trusted authserv-ids."""
     trusted = {i.lower() for i in settings.INBOUND_TRUSTED_AUTHSERV_IDS}
-    if not trusted:
-        return values[:1]
-    kept = []
-    for value in values:
-        ident = value.split(";", 1)[0].strip().split()
-        if ident and ident[0].lower() in trusted:
-            kept.append(value)
-    return kept
-
-
-def sender_authenticated(message: Message, from_address: str) -> str | None:
-    """How the receiving server authenticated the From address (e.g. "dmarc=pass"), or None
-    when it did not (no trusted header, no aligned pass, a header that does not parse)."""
-    from_domain = _domain(from_address)
-    if not from_domain:
-        return None
-    for value in _headers(message):
+    values = [str(v) for v in (message.get_all("Authentication-Results") or [])]
+    parsed = []
+    for value in values[: MAX_HEADERS if trusted else 1]:
         if len(value) > MAX_HEADER:
             continue
         try:
@@ -72,6 +60,18 @@ def sender_authenticated(message: Message, from_address: str) -> str | None:
         except Exception:  # authres raises its own syntax errors and others on odd input
             logger.info("an Authentication-Results header does not parse", exc_info=True)
             continue
+        if not trusted or str(header.authserv_id).lower() in trusted:
+            parsed.append(header)
+    return parsed
+
+
+def sender_authenticated(message: Message, from_address: str) -> str | None:
+    """How the receiving server authenticated the From address (e.g. "dmarc=pass"), or None
+    when it did not (no trusted header, no aligned pass, a header that does not parse)."""
+    from_domain = _domain(from_address)
+    if not from_domain:
+        return None
+    for header in _parsed(message):
         for result in header.results:
             if str(result.result).lower() != "pass":
                 continue

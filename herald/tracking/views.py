@@ -46,7 +46,7 @@ from herald.campaigns import actions as campaign_actions
 from herald.campaigns import tokens, windows
 from herald.campaigns.models import Campaign, Delivery
 from herald.campaigns.queries import progress
-from herald.contacts.models import Contact, Suppression
+from herald.contacts.models import Contact, is_suppressed
 from herald.core.spreadsheet import Lines, SafeWriter
 from herald.mailboxes.models import Mailbox
 from herald.tracking import chart, queries, recording
@@ -178,7 +178,8 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
 @require_http_methods(["GET", "HEAD", "POST"])
 def confirm_optout(request: HttpRequest, signed: str) -> HttpResponse:
     """The link of the message asking to confirm an opt-out by reply whose sender nobody
-    vouched for: the page asks, the button (POST, with CSRF) suppresses the address."""
+    vouched for: the page asks, the button (a POST, the signed link its only key) suppresses
+    the address."""
     found = read_optout_confirmation(signed)
     if found is None:
         raise Http404("This link is not valid any more.")
@@ -189,7 +190,7 @@ def confirm_optout(request: HttpRequest, signed: str) -> HttpResponse:
         do_confirm_optout(address, f"replied to {sender or 'a mailbox'}: opt-out confirmed")
         state, already = "done", False
     else:
-        already = Suppression.objects.filter(value=address).exists()
+        already = is_suppressed(address) is not None
         state = "done" if already else "confirm"
     with translation.override(Account.load().language or settings.LANGUAGE_CODE):
         response = render(
