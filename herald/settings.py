@@ -114,6 +114,9 @@ INSTALLED_APPS = [
     "herald.tracking",
     "herald.api",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
 ]
 
 MIDDLEWARE = [
@@ -171,6 +174,8 @@ AXES_RESET_ON_SUCCESS = True
 AXES_USERNAME_FORM_FIELD = "username"  # the login form's field (it holds the email)
 AXES_LOCKOUT_TEMPLATE = "core/locked_out.html"
 AXES_VERBOSE = False
+# Two-factor login (optional per user, herald.accounts.two_factor): the name apps show.
+OTP_TOTP_ISSUER = env_str("HERALD_TWO_FACTOR_ISSUER", "Herald")
 # Mail Herald sends itself (password resets): through the system mailbox, by the worker.
 EMAIL_BACKEND = "herald.mailboxes.system_mail.Backend"
 SYSTEM_MAILBOX = env_str("HERALD_SYSTEM_MAILBOX", "")

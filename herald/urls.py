@@ -1,12 +1,13 @@
 from django.urls import include, path
 
-from herald.accounts import passwords
+from herald.accounts import passwords, two_factor
 from herald.api.api import api
 from herald.core import views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("login/", views.login, name="login"),
+    path("login/code/", two_factor.login_code, name="login_code"),
     path("logout/", views.logout, name="logout"),
     path("password-reset/", passwords.reset, name="password_reset"),
     path("password-reset/sent/", passwords.reset_done, name="password_reset_done"),

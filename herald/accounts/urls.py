@@ -1,6 +1,6 @@
 from django.urls import path
 
-from herald.accounts import passwords, views
+from herald.accounts import passwords, two_factor, views
 
 app_name = "accounts"
 urlpatterns = [
@@ -10,4 +10,10 @@ urlpatterns = [
     path("tokens/", views.token_list, name="tokens"),
     path("tokens/<int:token_id>/revoke/", views.token_revoke, name="token_revoke"),
     path("password/", passwords.change_password, name="password"),
+    path("two-factor/", two_factor.settings_page, name="two_factor"),
+    path(
+        "users/<int:user_id>/two-factor/reset/",
+        two_factor.reset_for_user,
+        name="two_factor_reset",
+    ),
 ]

@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from herald.accounts import actions
+from herald.accounts import actions, two_factor
 from herald.accounts.access import current_user, role_required
 from herald.accounts.forms import AccountForm, TokenCreateForm, UserChangeForm, UserCreateForm
 from herald.accounts.models import Account, ApiToken, Role, User
@@ -60,7 +60,11 @@ def user_edit(request: HttpRequest, user_id: int) -> HttpResponse:
             else:
                 messages.success(request, _("Saved."))
                 return redirect("accounts:users")
-    return render(request, "accounts/user_edit.html", {"subject": user, "form": form})
+    return render(
+        request,
+        "accounts/user_edit.html",
+        {"subject": user, "form": form, "two_factor_on": two_factor.is_on(user)},
+    )
 
 
 @role_required(Role.ADMIN)

@@ -1,6 +1,13 @@
-"""The NinjaAPI instance: each part of Herald adds its router here."""
+"""The NinjaAPI instance: each part of Herald adds its router here.
+
+Every error the API answers has the same body, ``{"detail": ...}``, and every operation's
+OpenAPI entry declares the errors it can answer (``_declare_errors``), so that a client generated
+from the schema knows them all.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import DataError
@@ -21,7 +28,52 @@ from herald.api import (
 )
 from herald.conversations.actions import Refused
 
-api = NinjaAPI(
+# The errors every operation of a kind can answer, with what they mean to the caller.
+BAD_BODY = "The body is not JSON, or is larger than the server takes."
+NO_TOKEN = "No valid API token: send `Authorization: Bearer hrd_…`."
+FORBIDDEN = "The token's user lacks the role this needs, or may not do this to this object."
+NOT_FOUND = "No such object."
+INVALID = "The input is invalid: `detail` says what to fix, by field where it can."
+CONFLICT = "Not now: the object is not in a state that allows this (`detail` says why)."
+ERROR_BODY = {
+    "type": "object",
+    "properties": {"detail": {"anyOf": [{"type": "string"}, {"type": "object"}, {"type": "array"}]}},
+    "required": ["detail"],
+}
+
+
+def _declare_errors(schema: dict[str, Any]) -> None:
+    """Adds to each operation the errors it can answer: 400 when it takes a body, 401 and 403
+    when it needs a token, 404 when its path names an object, 422 when it takes any input.
+    A 409 stays declared by the operations that can refuse on an object's state."""
+    for path, methods in schema.get("paths", {}).items():
+        for operation in methods.values():
+            answers = operation.setdefault("responses", {})
+            takes_input = "requestBody" in operation or bool(operation.get("parameters"))
+            errors = {
+                "400": BAD_BODY if "requestBody" in operation else None,
+                "401": NO_TOKEN if operation.get("security") else None,
+                "403": FORBIDDEN if operation.get("security") else None,
+                "404": NOT_FOUND if "{" in path else None,
+                "409": CONFLICT if "409" in answers else None,
+                "422": INVALID if takes_input else None,
+            }
+            for status, description in errors.items():
+                if description:
+                    answers[str(status)] = {
+                        "description": description,
+                        "content": {"application/json": {"schema": ERROR_BODY}},
+                    }
+
+
+class HeraldAPI(NinjaAPI):
+    def get_openapi_schema(self, **kwargs: Any) -> Any:
+        schema = super().get_openapi_schema(**kwargs)
+        _declare_errors(schema)
+        return schema
+
+
+api = HeraldAPI(
     title="Herald API",
     version=__version__,
     urls_namespace="api",

@@ -24,7 +24,7 @@ from ninja.errors import HttpError
 from herald.accounts.access import current_user
 from herald.accounts.models import User
 from herald.api import auth
-from herald.api.schemas import Input
+from herald.api.schemas import Error, Input
 from herald.audit.actors import Actor
 from herald.contacts.models import Contact
 from herald.conversations import actions, compose, queries
@@ -41,7 +41,7 @@ from herald.messaging.models import Template
 from herald.messaging.rendering import RenderError
 
 router = Router(tags=["conversations"])
-ERRORS = {403: dict, 404: dict, 409: dict, 422: dict}
+ERRORS = {403: Error, 404: Error, 409: Error, 422: Error}
 
 
 class AttachmentIn(Input):

@@ -11,7 +11,7 @@ from ninja.errors import HttpError
 
 from herald.accounts.models import Account
 from herald.api import auth
-from herald.api.schemas import Input
+from herald.api.schemas import Error, Input
 from herald.audit.actors import Actor
 from herald.messaging import actions
 from herald.messaging.compiling import TemplateInvalidError
@@ -118,7 +118,9 @@ def restore_version(request: HttpRequest, version_id: int) -> dict:
     return _out(saved.template)
 
 
-@router.post("/templates/{template_id}/render", auth=auth.MANAGER)
+@router.post(
+    "/templates/{template_id}/render", auth=auth.MANAGER, response={200: dict, 409: Error}
+)
 def render_preview(request: HttpRequest, template_id: int, payload: RenderIn) -> dict:
     """The current version rendered with the given contact variables (preview links)."""
     template = get_object_or_404(Template.objects.select_related("current_version"), pk=template_id)

@@ -11,11 +11,11 @@ from ninja import Router
 
 from herald.accounts.access import current_user
 from herald.api import auth
-from herald.api.schemas import Input
+from herald.api.schemas import Error, Input
 from herald.routing import actions, queries
 
 router = Router(tags=["routing"])
-ERRORS = {403: dict, 422: dict}
+ERRORS = {403: Error, 422: Error}
 
 
 class PresenceIn(Input):

@@ -6,6 +6,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.i18n import set_language
 
+from herald.accounts import two_factor
 from herald.accounts.access import public, role_required
 from herald.accounts.models import Account, Role
 from herald.core import health
@@ -24,9 +25,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(report.as_dict(), status=200 if report.database_ok else 503)
 
 
-login = public(  # type: ignore[type-var]
-    auth_views.LoginView.as_view(template_name="core/login.html", redirect_authenticated_user=True)
-)
+login = public(two_factor.LoginView.as_view())
 logout = public(auth_views.LogoutView.as_view())
 metrics = public(metrics_view)
 language = public(set_language)
