@@ -1,7 +1,7 @@
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from herald.accounts import passwords, two_factor
-from herald.api.api import api
+from herald.api.api import api, not_found
 from herald.core import views
 
 urlpatterns = [
@@ -25,6 +25,7 @@ urlpatterns = [
     path("conversations/", include("herald.conversations.urls")),
     path("", include("herald.routing.urls")),
     path("api/v1/", api.urls),
+    re_path(r"^api/(?P<rest>.*)$", not_found, name="api_not_found"),
     # Recipient links (/o/, /c/, /u/, /r/, /v/), campaign statistics and the dashboard.
     path("", include("herald.tracking.urls")),
 ]

@@ -11,11 +11,13 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import DataError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
 from ninja.errors import HttpError
 
 from herald import __version__
+from herald.accounts.access import public
 from herald.api import (
     accounts,
     audit,
@@ -32,7 +34,7 @@ from herald.conversations.actions import Refused
 BAD_BODY = "The body is not JSON, or is larger than the server takes."
 NO_TOKEN = "No valid API token: send `Authorization: Bearer hrd_…`."
 FORBIDDEN = "The token's user lacks the role this needs, or may not do this to this object."
-NOT_FOUND = "No such object."
+NOT_FOUND = "No such object (named in the path, or by an id in the input)."
 INVALID = "The input is invalid: `detail` says what to fix, by field where it can."
 CONFLICT = "Not now: the object is not in a state that allows this (`detail` says why)."
 ERROR_BODY = {
@@ -44,9 +46,10 @@ ERROR_BODY = {
 
 def _declare_errors(schema: dict[str, Any]) -> None:
     """Adds to each operation the errors it can answer: 400 when it takes a body, 401 and 403
-    when it needs a token, 404 when its path names an object, 422 when it takes any input.
+    when it needs a token, 404 and 422 when it takes any input (an id in the path or the body
+    may name no object).
     A 409 stays declared by the operations that can refuse on an object's state."""
-    for path, methods in schema.get("paths", {}).items():
+    for methods in schema.get("paths", {}).values():
         for operation in methods.values():
             answers = operation.setdefault("responses", {})
             takes_input = "requestBody" in operation or bool(operation.get("parameters"))
@@ -54,7 +57,7 @@ def _declare_errors(schema: dict[str, Any]) -> None:
                 "400": BAD_BODY if "requestBody" in operation else None,
                 "401": NO_TOKEN if operation.get("security") else None,
                 "403": FORBIDDEN if operation.get("security") else None,
-                "404": NOT_FOUND if "{" in path else None,
+                "404": NOT_FOUND if takes_input else None,
                 "409": CONFLICT if "409" in answers else None,
                 "422": INVALID if takes_input else None,
             }
@@ -125,3 +128,13 @@ def refused(request: HttpRequest, exc: Refused) -> HttpResponse:
     """The desk will not do this now (taken by someone else, already active, a limit)."""
     status, body = conversations.refused(exc)
     return api.create_response(request, body, status=status)
+
+
+@public
+@csrf_exempt
+def not_found(request: HttpRequest, rest: str = "") -> JsonResponse:
+    """Any other address under /api/: a JSON 404 like the API's own, not the HTML page (an id
+    that is not a number, a mistyped path)."""
+    return JsonResponse(
+        {"detail": f"no API operation at {request.path}: see /api/v1/docs"}, status=404
+    )

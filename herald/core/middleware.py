@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable
 
 from django.db import DataError
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 
 from herald.core import logs
 
@@ -94,7 +94,7 @@ class OutOfRangeMiddleware:
         if "\x00" in request.path or any(
             "\x00" in value for values in request.GET.lists() for value in values[1]
         ):
-            return HttpResponseBadRequest("NUL characters are not allowed in addresses.\n")
+            return _bad_request(request, "NUL characters are not allowed in addresses.")
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
@@ -102,8 +102,16 @@ class OutOfRangeMiddleware:
             logger.warning(
                 "out-of-range input refused", extra={"path": request.path, "error": str(exception)}
             )
-            return HttpResponseBadRequest(
+            return _bad_request(
+                request,
                 "A value in this request is out of range (a number too large, or a NUL "
-                "character in a text).\n"
+                "character in a text).",
             )
         return None
+
+
+def _bad_request(request: HttpRequest, detail: str) -> HttpResponse:
+    """400 in the form the caller reads: JSON ``{"detail": ...}`` for the API, text for pages."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": detail}, status=400)
+    return HttpResponseBadRequest(detail + "\n")
