@@ -1,4 +1,4 @@
-from django.urls import include, path, re_path
+from django.urls import include, path
 
 from herald.accounts import passwords, two_factor
 from herald.api.api import api, not_found
@@ -25,7 +25,7 @@ urlpatterns = [
     path("conversations/", include("herald.conversations.urls")),
     path("", include("herald.routing.urls")),
     path("api/v1/", api.urls),
-    re_path(r"^api/(?P<rest>.*)$", not_found, name="api_not_found"),
+    path("api/<path:rest>", not_found, name="api_not_found"),
     # Recipient links (/o/, /c/, /u/, /r/, /v/), campaign statistics and the dashboard.
     path("", include("herald.tracking.urls")),
 ]

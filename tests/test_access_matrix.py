@@ -54,6 +54,8 @@ EXAMPLES: dict[str, Callable[[dict[str, User]], Any]] = {
     "signed": lambda personas: _optout_confirmation(),
     # A password reset link (its token is checked by the page: a wrong one says so, with 200).
     "uidb64": lambda personas: "MQ",
+    # Any other address under /api/ (a JSON 404 for everyone).
+    "rest": lambda personas: "v1/nothing-here",
     "index": lambda personas: 0,
     "score": lambda personas: 5,
 }

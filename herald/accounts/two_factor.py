@@ -19,7 +19,7 @@ from typing import Any
 import segno
 from django import forms
 from django.contrib import messages
-from django.contrib.auth import BACKEND_SESSION_KEY, get_user_model
+from django.contrib.auth import get_user_model
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import views as auth_views
 from django.db import transaction
@@ -153,7 +153,10 @@ def _pending_user(request: HttpRequest) -> tuple[User, dict[str, Any]] | None:
     if time.time() - pending.get("since", 0) > TWO_FACTOR_PENDING_SECONDS:
         del request.session[_PENDING]
         return None
-    user = get_user_model().objects.filter(pk=pending.get("user"), is_active=True).first()
+    user_id = pending.get("user")
+    if not isinstance(user_id, int):
+        return None
+    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
     if not isinstance(user, User):
         return None
     return user, pending
@@ -192,9 +195,7 @@ def login_code(request: HttpRequest) -> HttpResponse:
             messages.error(request, _("Too many wrong codes: log in again."))
             return redirect("login")
         request.session[_PENDING] = pending
-        form.add_error(
-            "code", _("This code is not right (or has expired): try the one shown now.")
-        )
+        form.add_error("code", _("This code is not right (or has expired): try the one shown now."))
     return render(request, "accounts/login_code.html", {"form": form})
 
 
@@ -237,17 +238,19 @@ def settings_page(request: HttpRequest) -> HttpResponse:
         context["codes_left"] = StaticToken.objects.filter(device__user=user).count()
         return render(request, "accounts/two_factor.html", context)
     device = _unconfirmed_device(user)
-    form = CodeForm(request.POST if action == "on" else None)
-    if action == "on" and form.is_valid():
-        codes = do_turn_on(actor, user, device, form.cleaned_data["code"])
+    code_form = CodeForm(request.POST if action == "on" else None)
+    if action == "on" and code_form.is_valid():
+        codes = do_turn_on(actor, user, device, code_form.cleaned_data["code"])
         if codes is not None:
             messages.success(request, _("Two-factor login is on."))
             context.update(on=True, backup_codes=codes, form=PasswordConfirmForm(user))
             context["codes_left"] = len(codes)
             return render(request, "accounts/two_factor.html", context)
-        form.add_error("code", _("This code is not right: check the phone's clock, and try again."))
+        code_form.add_error(
+            "code", _("This code is not right: check the phone's clock, and try again.")
+        )
     context.update(
-        form=form, qr_code=qr_code_svg(device), secret=secret_for_typing(device), device=device
+        form=code_form, qr_code=qr_code_svg(device), secret=secret_for_typing(device), device=device
     )
     return render(request, "accounts/two_factor.html", context)
 

@@ -32,14 +32,16 @@ from herald.conversations.actions import Refused
 
 # The errors every operation of a kind can answer, with what they mean to the caller.
 BAD_BODY = "The body is not JSON, or is larger than the server takes."
-NO_TOKEN = "No valid API token: send `Authorization: Bearer hrd_…`."
+NO_TOKEN = "No valid API token: send `Authorization: Bearer hrd_…`."  # noqa: S105
 FORBIDDEN = "The token's user lacks the role this needs, or may not do this to this object."
 NOT_FOUND = "No such object (named in the path, or by an id in the input)."
 INVALID = "The input is invalid: `detail` says what to fix, by field where it can."
 CONFLICT = "Not now: the object is not in a state that allows this (`detail` says why)."
 ERROR_BODY = {
     "type": "object",
-    "properties": {"detail": {"anyOf": [{"type": "string"}, {"type": "object"}, {"type": "array"}]}},
+    "properties": {
+        "detail": {"anyOf": [{"type": "string"}, {"type": "object"}, {"type": "array"}]}
+    },
     "required": ["detail"],
 }
 

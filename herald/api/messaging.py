@@ -118,9 +118,7 @@ def restore_version(request: HttpRequest, version_id: int) -> dict:
     return _out(saved.template)
 
 
-@router.post(
-    "/templates/{template_id}/render", auth=auth.MANAGER, response={200: dict, 409: Error}
-)
+@router.post("/templates/{template_id}/render", auth=auth.MANAGER, response={200: dict, 409: Error})
 def render_preview(request: HttpRequest, template_id: int, payload: RenderIn) -> dict:
     """The current version rendered with the given contact variables (preview links)."""
     template = get_object_or_404(Template.objects.select_related("current_version"), pk=template_id)

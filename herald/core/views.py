@@ -25,7 +25,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(report.as_dict(), status=200 if report.database_ok else 503)
 
 
-login = public(two_factor.LoginView.as_view())
+login = public(two_factor.LoginView.as_view())  # type: ignore[type-var]
 logout = public(auth_views.LogoutView.as_view())
 metrics = public(metrics_view)
 language = public(set_language)

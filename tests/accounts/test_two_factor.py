@@ -138,8 +138,10 @@ def test_an_admin_resets_a_lost_phone_and_it_is_audited(client_for, alice, ada, 
 def test_the_next_page_survives_the_code_step(client_for, alice):
     turn_on(client_for(alice), alice)
     client = Client(REMOTE_ADDR="198.51.100.30")
-    client.post("/login/?next=/contacts/", {"username": alice.email, "password": PASSWORD,
-                                             "next": "/contacts/"})
+    client.post(
+        "/login/?next=/contacts/",
+        {"username": alice.email, "password": PASSWORD, "next": "/contacts/"},
+    )
     device = TOTPDevice.objects.get(user=alice, confirmed=True)
     answer = client.post("/login/code/", {"code": app_code(device, steps_later=1)})
     assert answer["Location"] == "/contacts/"

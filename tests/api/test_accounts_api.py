@@ -216,3 +216,23 @@ def test_an_admin_creates_a_token_for_another_user(api_for, ada, alice):
 def test_the_openapi_page_describes_the_api(client_for, alice):
     assert Client().get("/api/v1/openapi.json").json()["info"]["title"] == "Herald API"
     assert Client().get("/api/v1/docs").status_code == 200
+
+
+def test_the_schema_declares_the_errors_each_operation_answers():
+    paths = Client().get("/api/v1/openapi.json").json()["paths"]
+    patch = paths["/api/v1/contacts/{contact_id}"]["patch"]["responses"]
+    assert {"200", "400", "401", "403", "404", "422"} <= set(patch)
+    assert patch["422"]["content"]["application/json"]["schema"]["required"] == ["detail"]
+    take = paths["/api/v1/conversations/{conversation_id}/take"]["post"]["responses"]
+    assert "409" in take  # taken by someone else
+    assert "400" not in paths["/api/v1/me"]["get"]["responses"]  # no body to refuse
+
+
+def test_errors_outside_the_operations_are_json_too(api_for, mike):
+    for method in ("get", "patch", "delete"):
+        answer = getattr(api_for(mike), method)("/api/v1/contacts/not-a-number/x")
+        assert answer.status_code == 404
+        assert "no API operation" in answer.json()["detail"]
+    answer = api_for(mike).get("/api/v1/contacts?q=a%00b")
+    assert answer.status_code == 400
+    assert "NUL" in answer.json()["detail"]

@@ -38,12 +38,13 @@ CHECKS = [
     response_schema_conformance,
 ]
 
+pytestmark = pytest.mark.django_db(transaction=True)
 schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", get_wsgi_application())
 schema.config.generation.update(max_examples=EXAMPLES)
 
 
 @pytest.fixture
-def admin_token(transactional_db: None, personas: dict[str, User]) -> str:
+def admin_token(personas: dict[str, User]) -> str:
     """An admin's token, and one object of each kind for the generated ids to find."""
     for make in objects.EXAMPLES.values():
         make(personas)
