@@ -23,6 +23,21 @@ REPO = Path(__file__).resolve().parents[1]
 HERALD = [sys.executable, "-m", "herald.cli"]
 
 
+CORPORA = Path(os.environ.get("HERALD_CORPORA", REPO.parent / "shared" / "corpora"))
+
+
+def corpus_files() -> list[Path]:
+    """The shared corpora's messages (bounces and replies), or an exit that says what is missing."""
+    folders = [CORPORA / "bounces", CORPORA / "replies"]
+    if not all(folder.is_dir() for folder in folders):
+        raise SystemExit(
+            f"the shared corpora are not at {CORPORA}: they come with the Herald workspace "
+            "(../shared/corpora, 360 bounces and 124 replies), not with a clone of the "
+            "repository; set HERALD_CORPORA to their folder"
+        )
+    return sorted(p for folder in folders for p in folder.iterdir() if p.suffix in {".eml", ".txt"})
+
+
 @contextmanager
 def fresh_database(kind: str) -> Iterator[dict[str, str]]:
     """Environment variables for a new, empty database of ``kind`` (sqlite or postgres)."""

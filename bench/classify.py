@@ -8,32 +8,23 @@ times classify() alone in this process. Prints msgs_per_s (target: 500 or more).
 from __future__ import annotations
 
 import argparse
-import os
 import time
-from pathlib import Path
+
+from _common import corpus_files
 
 from herald.inbound.classify import classify
 
-REPO = Path(__file__).resolve().parents[1]
 REPLY_HEADERS = (
     b"From: Jane <jane@example.com>\r\nTo: campaigns@example.org\r\nSubject: Re: Your order\r\n"
     b"In-Reply-To: <delivery-1@example.org>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
 )
-CORPORA = Path(os.environ.get("HERALD_CORPORA", REPO.parent / "shared" / "corpora"))
 
 
 def run(argv: list[str]) -> dict:
     parser = argparse.ArgumentParser(prog="herald bench classify")
     parser.add_argument("--rounds", type=int, default=5, help="passes over the corpora")
     args = parser.parse_args(argv)
-    files = sorted(
-        p
-        for folder in ("bounces", "replies")
-        for p in (CORPORA / folder).iterdir()
-        if p.suffix in {".eml", ".txt"}
-    )
-    if not files:
-        raise SystemExit(f"no corpus files under {CORPORA}: set HERALD_CORPORA")
+    files = corpus_files()
     messages = [
         (REPLY_HEADERS if p.parent.name == "replies" else b"") + p.read_bytes() for p in files
     ]

@@ -14,15 +14,12 @@ from __future__ import annotations
 import argparse
 import imaplib
 import json
-import os
 import re
 import sys
 import time
-from pathlib import Path
 
-from _common import REPO, fresh_database, herald, peak_rss_mb
+from _common import REPO, corpus_files, fresh_database, herald, peak_rss_mb
 
-CORPORA = Path(os.environ.get("HERALD_CORPORA", REPO.parent / "shared" / "corpora"))
 REPLY_HEAD = (
     "From: Person {n} <person{n}@example.com>\r\nTo: support@bench.example\r\n"
     "Subject: Re: Your order {n}\r\nIn-Reply-To: <order-{n}@shop.example>\r\n"
@@ -33,14 +30,7 @@ _MESSAGE_ID = re.compile(rb"^Message-ID:[^\r\n]*\r?\n([ \t][^\r\n]*\r?\n)*", re.
 
 def corpus_messages(count: int) -> list[bytes]:
     """``count`` messages from the corpora, in turn, each with a unique Message-ID."""
-    files = sorted(
-        p
-        for folder in ("bounces", "replies")
-        for p in (CORPORA / folder).iterdir()
-        if p.suffix in {".eml", ".txt"}
-    )
-    if not files:
-        raise SystemExit(f"no corpus files under {CORPORA}: set HERALD_CORPORA")
+    files = corpus_files()
     out = []
     for n in range(count):
         path = files[n % len(files)]

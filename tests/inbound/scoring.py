@@ -16,6 +16,12 @@ from herald.inbound.quotes import extract_reply
 
 REPO = Path(__file__).resolve().parents[2]
 CORPORA = Path(os.environ.get("HERALD_CORPORA", REPO.parent / "shared" / "corpora"))
+MISSING = (
+    "the shared corpora are not at {path}: they come with the Herald workspace (../shared/"
+    "corpora: 360 real bounces and 124 real replies with their expected results), not with a "
+    "clone of this repository. Set HERALD_CORPORA to their folder to run these checks; Herald's "
+    "own reply corpus (tests/inbound/replies) needs nothing else."
+)
 MAX_SIGN_OFF_LINES = 3  # "Thanks,\nJane" — sources disagree on whether it belongs to the reply
 MAX_SIGN_OFF_CHARS = 60
 
@@ -41,6 +47,14 @@ class Score:
 
     def line(self) -> str:
         return f"{self.name}: {self.right}/{self.graded} = {100 * self.ratio:.1f} %"
+
+
+def corpora_missing(corpora: Path = CORPORA) -> str | None:
+    """Why the shared corpora cannot be read here, or None when they can."""
+    wanted = [corpora / "bounces" / "expected.json", corpora / "replies" / "expected.json"]
+    if all(p.is_file() for p in wanted):
+        return None
+    return MISSING.format(path=corpora)
 
 
 def score_bounces(corpora: Path = CORPORA) -> dict[str, Score]:

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.inbound.scoring import CORPORA, Score, score_bounces, score_replies
+from tests.inbound.scoring import CORPORA, Score, corpora_missing, score_bounces, score_replies
+
+# Not in a clone of the repository alone: say what is missing instead of failing on a path.
+pytestmark = pytest.mark.skipif(corpora_missing() is not None, reason=corpora_missing() or "")
 
 FLOORS = {"bounce": 0.98, "kind": 0.95, "recipients": 0.95, "reply": 0.90}
 REPORT: list[str] = []
@@ -22,7 +25,6 @@ def report(score: Score) -> str:
 
 @pytest.fixture(scope="module")
 def bounces() -> dict[str, Score]:
-    assert (CORPORA / "bounces" / "expected.json").is_file(), f"no corpora at {CORPORA}"
     return score_bounces(CORPORA)
 
 
