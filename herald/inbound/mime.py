@@ -198,10 +198,11 @@ _VOID = {"br", "img", "hr", "meta", "link", "input", "col", "area", "base", "wbr
 class _TextExtractor(HTMLParser):
     """Collects visible text, stopping at the first quoted-history marker."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, stop_at_quotes: bool = True) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self.skip_depth = 0  # inside <style>/<script>/<head>
+        self.stop_at_quotes = stop_at_quotes
         self.stopped = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -213,7 +214,7 @@ class _TextExtractor(HTMLParser):
         values = {k: (v or "").lower() for k, v in attrs}
         classes = values.get("class", "")
         ident = values.get("id", "")
-        if (
+        if self.stop_at_quotes and (
             tag == "blockquote"
             or any(c in classes for c in _QUOTE_CLASSES)
             or any(i in ident for i in _QUOTE_IDS)
@@ -235,8 +236,16 @@ class _TextExtractor(HTMLParser):
 
 
 def html_to_text(markup: str) -> str:
-    """The visible text of an HTML body, without quoted history (blockquote, gmail_quote, …)."""
-    extractor = _TextExtractor()
+    """The visible text of an HTML body, without quoted history (blockquote, gmail_quote, …).
+
+    When nothing comes before the history (a forward, a message that is all quote), the whole
+    text comes back, for ``extract_reply`` to find the forwarded text in it."""
+    text = _visible_text(markup, stop_at_quotes=True)
+    return text or _visible_text(markup, stop_at_quotes=False)
+
+
+def _visible_text(markup: str, *, stop_at_quotes: bool) -> str:
+    extractor = _TextExtractor(stop_at_quotes=stop_at_quotes)
     try:
         extractor.feed(markup)
         extractor.close()

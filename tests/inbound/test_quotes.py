@@ -60,3 +60,95 @@ def test_html_blockquotes_and_outlook_reply_blocks_are_dropped() -> None:
         "<p>older text</p>"
     )
     assert html_to_text(html) == "See you Friday."
+
+
+# -- the kinds of reply the held-out measurement found wrong (issue 16) ---------------------
+
+
+ON = "On Tue, Mar 4, 2025 at 9:00 AM Herald <campaigns@example.org> wrote:"
+
+
+@pytest.mark.parametrize(
+    ("above", "attribution"),
+    [
+        ("Sounds good\n", ON),  # directly above the header, no blank line
+        ("Sounds good.", ON),  # glued to it on one line
+        ("Sounds good! ", "Le mar. 4 mars 2025 à 09:00, Herald <c@example.org> a écrit :"),
+        # split by a blank line (the address on its own line)
+        ("Sounds good\n\n", "On Tue, Mar 4, 2025 at 9:00 AM Herald <\n\nc@example.org> wrote:"),
+        ("Sounds good\n\n", "---- Herald wrote ----"),
+        ("Sounds good\n\n", "On 04/03/2025 09:00, Herald sent:"),
+        ("Sounds good\n\n", "Vào Th 3, 4 thg 3, 2025 lúc 09:00 Herald <c@example.org> đã viết:"),
+        ("Sounds good\n\n", "Op di 4 mrt. 2025 om 09:00 schreef Herald <c@example.org>:"),
+        ("Sounds good\n\n", "Pada tanggal Sel, 4 Mar 2025 09.00 Herald <c@example.org> menulis:"),
+        ("Sounds good\n\n", "2025년 3월 4일 (화) 오전 9:00, Herald <c@example.org>님이 작성:"),
+        ("Sounds good\n\n", "2025年3月4日(火) 9:00 Herald <c@example.org>:"),
+        ("Sounds good\n\n", "2025-03-04 09:00 GMT+01:00 Herald <campaigns@example.org>:"),
+    ],
+)
+def test_the_reply_above_any_attribution_is_found(above: str, attribution: str) -> None:
+    assert extract_reply(f"{above}{attribution}\n> Hi\n") == above.strip()
+
+
+@pytest.mark.parametrize(
+    "history",
+    [
+        "Date: Tue, 4 Mar 2025 09:00\nFrom: Herald <c@example.org>\nTo: Jane\nSubject: Offer",
+        "Subject: Offer\nFrom: Herald\nTo: Jane\nDate: Tuesday",
+        "From: Herald Sent: Tuesday, March 4, 2025 9:00 AM To: Jane Subject: Offer",
+        "-------- Oryginalna wiadomość --------",
+        "-------- 元のメッセージ --------",
+        "--------- Thư gốc ---------",
+        "-------- Originalmeddelande --------",
+    ],
+)
+def test_unquoted_history_in_other_layouts_and_languages_is_cut(history: str) -> None:
+    body = f"Please call me back.\n\n{history}\n\nShall we meet on Friday?\nHerald\n"
+    assert extract_reply(body) == "Please call me back."
+
+
+def test_a_line_of_arrows_in_the_reply_is_not_a_quote() -> None:
+    body = "Step one\n>>>\nStep two\n\nOn Tue, Mar 4, 2025, Herald <c@example.org> wrote:\n> Hi"
+    assert extract_reply(body) == "Step one\n>>>\nStep two"
+
+
+def test_answers_between_quoted_lines_are_kept_with_what_they_answer() -> None:
+    body = (
+        "Hi,\n\nOn Tue, Mar 4, 2025, Herald <c@example.org> wrote:\n> Which day suits you?\n\n"
+        "Friday.\n\n> And which time?\n\nMorning, please.\n\n-- \nJane\n"
+    )
+    assert extract_reply(body) == (
+        "Hi,\n\n> Which day suits you?\n\nFriday.\n\n> And which time?\n\nMorning, please."
+    )
+
+
+def test_a_bottom_posted_answer_drops_the_quote_above_it() -> None:
+    body = "On Tue, Mar 4, 2025, Herald <c@example.org> wrote:\n\n> Which day?\n\nFriday.\n"
+    assert extract_reply(body) == "Friday."
+
+
+def test_a_wrapped_quoted_line_is_not_taken_for_an_answer() -> None:
+    body = (
+        "Yes.\n\nOn Tue, Mar 4, 2025, Herald <c@example.org> wrote:\n> a long line that the\n"
+        "client wrapped without its marker\n"
+    )
+    assert extract_reply(body) == "Yes."
+
+
+def test_a_forward_alone_gives_the_forwarded_text() -> None:
+    body = (
+        "---------- Forwarded message ---------\nFrom: Jane <j@example.com>\n"
+        "Date: Tue, Mar 4, 2025\nSubject: Order\nTo: <shop@example.org>\n\n"
+        "Where is my parcel?\n"
+    )
+    assert extract_reply(body) == "Where is my parcel?"
+
+
+def test_an_html_forward_is_not_emptied() -> None:
+    html = (
+        '<div dir="ltr"><br><div class="gmail_quote"><div dir="ltr" class="gmail_attr">'
+        "---------- Forwarded message ---------<br>From: <b>Jane</b> &lt;j@example.com&gt;<br>"
+        "Date: Tue, Mar 4, 2025<br>Subject: Order<br>To: &lt;shop@example.org&gt;<br></div><br>"
+        "<div>Where is my parcel?</div></div></div>"
+    )
+    assert extract_reply(html_to_text(html)) == "Where is my parcel?"
