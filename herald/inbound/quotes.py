@@ -25,14 +25,15 @@ _WROTE = (
     r"skrev|kirjoitti|napisał\(a\)|napisał|napisala|napisała|пишет|написал\(а\)|написал|"  # noqa: RUF001
     r"написала|napsal|írta|yazdı|έγραψε|kirjutas|rašė|rakstīja|写道|寫道|a scris|"  # noqa: RUF001
     r"كتب|wrote on|đã viết|menulis|skriver|pisze|написав|כתב|님이 작성|작성|"
-    r"のメッセージ|書きました|escreveu|va escriure|ha escrito|scrisse|schreibt|heeft geschreven"
+    r"のメッセージ|のメール|書きました|escreveu|va escriure|ha escrito|scrisse|schreibt|"
+    r"geschreven|geschrieben"
 )
 # "sent" as an attribution verb ("On <date>, <who> sent:"): only with a date on the line.
 _SENT = r"sent|envoyé|inviato|gesendet|enviado|enviou|verzonden|skickade|sendte|wysłał"
 _START = (
     r"(?:(?:on|le|il|am|el|em|op|den|på|w dniu|dne|dnia|в|el día|il giorno|sent|vào|pada|"
-    r"în|dňa|ngày|στις)(?!\w)"
-    r"|\d{1,4}[./-])"
+    r"în|dňa|ngày|στις|في)(?!\w)"
+    r"|\d{1,4}[./-]|\d{4}\s?[年년])"
 )
 _QUOTE_HEADER = re.compile(
     r"^[\s>-]*(?:"
@@ -44,7 +45,7 @@ _QUOTE_HEADER = re.compile(
     # the same without the colon, as Zoho writes it ("---- On <date> <who> wrote ----")
     r"|(?=.*\d)" + _START + r".{0,300}?(?:" + _WROTE + r")\s*-*"
     # "---- <who> wrote ----", with no date
-    r"|-{2,}\s*.{1,200}?(?<!\w)(?:" + _WROTE + r")(?!\w)\s*-{2,}"
+    r"|-{2,}\s*.{1,200}?(?<!\w)(?:" + _WROTE + r")(?!\w)\s*:?\s*-{2,}"
     # "On <date>, <who> sent:"
     r"|(?=.*\d)" + _START + r".{0,300}?(?<!\w)(?:" + _SENT + r")\s*:"
     # "<who> <address> schrieb am <date>:", "<date> skrev <who>:", "<date> <who> <address>:"
@@ -89,7 +90,7 @@ _DASHES_ONLY = re.compile(r"^\s*-{5,}\s*$")
 # The first line of an Outlook-style header block, in many languages, optionally in *bold*.
 _FROM_FIELD = re.compile(
     r"^\s*[*>]?\s*\**(?:from|de|von|da|van|od|fra|från|lähettäjä|от|feladó|kimden|"
-    r"发件人|寄件者|差出人|من)\s*\**\s*:\s*\**\s*\S",
+    r"发件人|寄件者|差出人|من|từ|보낸 사람)\s*\**\s*:\s*\**\s*\S",
     re.IGNORECASE,
 )
 _HEADER_FIELD = re.compile(
@@ -97,7 +98,8 @@ _HEADER_FIELD = re.compile(
     r"betreff|inviato|data|a|oggetto|enviado|fecha|para|asunto|assunto|verzonden|aan|"
     r"onderwerp|wysłano|temat|do|sendt|til|emne|skickat|till|ämne|lähetetty|vastaanottaja|"
     r"aihe|отправлено|кому|тема|дата|elküldve|címzett|tárgy|gönderilme|konu|kime|"
-    r"发送时间|收件人|主题|日付|件名|宛先|تاريخ|إلى|الموضوع|التاريخ)\s*\**\s*:",
+    r"发送时间|收件人|主题|日付|件名|宛先|送信日時|تاريخ|إلى|الموضوع|التاريخ|تاريخ الإرسال|"
+    r"enviado el|đã gửi|đến|chủ đề|ngày|받는 사람|제목|날짜)\s*\**\s*:",
     re.IGNORECASE,
 )
 _SIGNATURE_DELIMITER = re.compile(r"^\s*--\s*$|^\s*-- \S.*$")
@@ -122,7 +124,7 @@ _QUOTED = re.compile(r"^\s*(?:>|[A-Z]{1,3}>)")  # "> ", and Supercite's initials
 
 _STARTS_HEADER = re.compile(r"^[\s>-]*" + _START, re.IGNORECASE)
 # A quote header glued to the end of the reply's last sentence ("Sounds good.On Tue, … wrote:").
-_GLUED = re.compile(r"^(.*?\S[.!?…)])\s*(" + _START + r"\s.*)$", re.IGNORECASE)
+_GLUED = re.compile(r"^(.*?\S[.!?…)。！？])\s*(" + _START + r".*)$", re.IGNORECASE)  # noqa: RUF001
 # Labels of an Outlook header block written on one line ("From: X Sent: Y To: Z Subject: W").
 _INLINE_LABEL = re.compile(
     r"(?:^|\s)\**(from|sent|date|to|subject|cc|de|envoyé|à|objet|von|gesendet|an|betreff|da|"
@@ -130,6 +132,7 @@ _INLINE_LABEL = re.compile(
     re.IGNORECASE,
 )
 _FROM_LABELS = {"from", "de", "von", "da", "van"}
+_WEEKDAY = re.compile(r"[^\W\d]{1,5}\.?")  # "tir.", "Di.", "ti" before a date
 _QUOTE_ONLY_MARKS = re.compile(r"^\s*>[>\s]*$")  # ">>>" alone is not a quote
 
 
@@ -254,7 +257,13 @@ def _unglued(lines: list[str]) -> list[str]:
     """Puts a quote header glued to the end of a sentence on its own line."""
     for index, line in enumerate(lines):
         match = _GLUED.match(line)
-        if match and match.group(1).strip():
+        # "tir. 4. mar. 2025 … skrev …:" is a header that starts with a short weekday, not a
+        # sentence glued to one: a date right after one word is not split off.
+        if (
+            match
+            and not _STARTS_HEADER.match(line)
+            and not (match.group(2)[:1].isdigit() and _WEEKDAY.fullmatch(match.group(1).strip()))
+        ):
             trial = [*lines[:index], match.group(1), match.group(2), *lines[index + 1 :]]
             if _is_quote_header(trial, index + 1):
                 return trial
@@ -309,10 +318,12 @@ def _new_text(lines: list[str]) -> list[str]:
             while end < len(lines) and lines[end].strip():
                 end += 1
             end = _quoted_block_end(lines, end)
-        if end < len(lines) and not _answers_nothing(lines[end:]) and (kept or not span):
-            # The quote the text below answers (a bottom-posted answer under an attribution
-            # and its quote is an answer to all of it: that quote goes).
-            kept += lines[after_header:end]
+        if end < len(lines) and not _answers_nothing(lines[end:]):
+            # The quote the text below answers stays with it; but an answer bottom-posted under
+            # an attribution and its one quote answers all of it: that quote goes.
+            more = _quote_start(lines, end)
+            if kept or not span or (more is not None and more[1] == 0):
+                kept += lines[after_header:end]
         position = end
     return kept
 

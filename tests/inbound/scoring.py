@@ -141,9 +141,21 @@ def score_replies(corpora: Path = CORPORA, *, crlf: bool = False) -> Score:
     return score
 
 
+OWN = Path(__file__).resolve().parent  # Herald's own reply corpus is OWN / "replies"
+
+
 def main() -> None:
-    """Prints every figure and every failing file."""
-    scores = [*score_bounces().values(), score_replies(), score_replies(crlf=True)]
+    """Prints every figure and every failing file: the shared corpora (when present), then
+    Herald's own reply corpus."""
+    scores = []
+    missing = corpora_missing()
+    if missing is None:
+        scores += [*score_bounces().values(), score_replies(), score_replies(crlf=True)]
+    else:
+        print(missing)  # noqa: T201
+    own = score_replies(OWN)
+    own.name = "reply text, Herald's own corpus (LF)"
+    scores.append(own)
     for score in scores:
         print(score.line())  # noqa: T201
         for failure in score.failures:
