@@ -31,7 +31,10 @@ from herald.api import (
 from herald.conversations.actions import Refused
 
 # The errors every operation of a kind can answer, with what they mean to the caller.
-BAD_BODY = "The body is not JSON, or is larger than the server takes."
+BAD_REQUEST = (
+    "The request is malformed: a body that is not JSON or larger than the server takes, or a "
+    "NUL character in the address."
+)
 NO_TOKEN = "No valid API token: send `Authorization: Bearer hrd_…`."  # noqa: S105
 FORBIDDEN = "The token's user lacks the role this needs, or may not do this to this object."
 NOT_FOUND = "No such object (named in the path, or by an id in the input)."
@@ -47,16 +50,15 @@ ERROR_BODY = {
 
 
 def _declare_errors(schema: dict[str, Any]) -> None:
-    """Adds to each operation the errors it can answer: 400 when it takes a body, 401 and 403
-    when it needs a token, 404 and 422 when it takes any input (an id in the path or the body
-    may name no object).
+    """Adds to each operation the errors it can answer: 401 and 403 when it needs a token; 400,
+    404 and 422 when it takes any input (malformed, naming no object, or invalid).
     A 409 stays declared by the operations that can refuse on an object's state."""
     for methods in schema.get("paths", {}).values():
         for operation in methods.values():
             answers = operation.setdefault("responses", {})
             takes_input = "requestBody" in operation or bool(operation.get("parameters"))
             errors = {
-                "400": BAD_BODY if "requestBody" in operation else None,
+                "400": BAD_REQUEST if takes_input else None,
                 "401": NO_TOKEN if operation.get("security") else None,
                 "403": FORBIDDEN if operation.get("security") else None,
                 "404": NOT_FOUND if takes_input else None,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from email.message import Message
 from typing import Literal
 
-from herald.inbound import mime
+from herald.inbound import mime, ses
 
 BounceType = Literal["hard", "soft"]
 MAX_DIAGNOSTIC = 500  # enough for any SMTP reply; reports can quote whole transcripts
@@ -42,9 +42,11 @@ class Bounce:
 # --- shared patterns -------------------------------------------------------------------------
 
 _ADDRESS = re.compile(
-    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,}"
+    r"(?:\"[^\"\r\n@]{1,64}\"|[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+)"  # a local part, maybe quoted
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,}"
 )
-_USABLE = re.compile(r"[^@\s:;<>]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
+_USABLE = re.compile(r"(?:\"[^\"\r\n@]{1,64}\"|[^@\s:;<>\"]+)@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
+_QUOTED_LOCAL = re.compile(r'"[^"\r\n@]{1,64}"@\S+')
 # RFC 3464 2.3.3, and Postfix's "deliverable" (an address verification report, sendmail -bv).
 _SUCCESS_ACTIONS = {"delivered", "relayed", "expanded", "deliverable"}
 _ENHANCED = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
@@ -128,10 +130,15 @@ _ORIGINAL_MARKER = re.compile(
 
 
 def _clean_address(value: str) -> str:
-    value = value.strip().strip("<>\"' ;,.").strip()
+    """The address in a field value: "rfc822; <user@example.com>" gives user@example.com, and
+    a quoted local part keeps its quotes ("a..b"@example.com)."""
+    value = value.strip()
     if ";" in value[:20]:  # "rfc822; user@example.com"
-        value = value.split(";", 1)[1].strip().strip("<>\"' ")
-    return value
+        value = value.split(";", 1)[1]
+    value = value.strip().strip("<> ;,").strip()
+    if _QUOTED_LOCAL.fullmatch(value):
+        return value.rstrip(".>")
+    return value.strip("<>\"' ;,.").strip()
 
 
 def _status_of(text: str) -> str | None:
@@ -181,33 +188,50 @@ def _dsn_blocks(part: Message) -> list[dict[str, str]]:
     if isinstance(payload, list):
         for block in payload:
             if isinstance(block, Message):
-                blocks.append({k.lower(): str(v) for k, v in block.items()})
-        if blocks:
-            return blocks
-        return []
+                blocks += _split_recipients([(k.lower(), str(v)) for k, v in block.items()])
+        return blocks
     return _blocks_from_text(mime.part_text(part))
+
+
+def _split_recipients(fields: list[tuple[str, str]]) -> list[dict[str, str]]:
+    """One block of fields as per-recipient blocks: some MTAs write the blocks of several
+    recipients with no blank line between them, so a recipient field seen again starts one."""
+    blocks: list[dict[str, str]] = []
+    current: dict[str, str] = {}
+    for name, value in fields:
+        again = name == "final-recipient" and "final-recipient" in current
+        again = again or (
+            name == "original-recipient"
+            and any(k in current for k in ("original-recipient", "action", "status"))
+        )
+        if again:
+            blocks.append(current)
+            current = {}
+        current[name] = value
+    if current:
+        blocks.append(current)
+    return blocks
 
 
 def _blocks_from_text(text: str) -> list[dict[str, str]]:
     """DSN field blocks read from plain text (blank-line separated ``Name: value`` lines)."""
     blocks: list[dict[str, str]] = []
-    current: dict[str, str] = {}
-    last = ""
+    current: list[tuple[str, str]] = []
     for line in text.replace("\r\n", "\n").split("\n"):
         if not line.strip():
             if current:
-                blocks.append(current)
-                current, last = {}, ""
+                blocks += _split_recipients(current)
+                current = []
             continue
-        if line[0] in " \t" and last:
-            current[last] += " " + line.strip()
+        if line[0] in " \t" and current:
+            name, value = current[-1]
+            current[-1] = (name, value + " " + line.strip())
             continue
         name, sep, value = line.partition(":")
         if sep and name.strip() and " " not in name.strip():
-            last = name.strip().lower()
-            current[last] = value.strip()
+            current.append((name.strip().lower(), value.strip()))
     if current:
-        blocks.append(current)
+        blocks += _split_recipients(current)
     return blocks
 
 
@@ -224,7 +248,8 @@ def _inline_dsn_blocks(message: Message) -> list[dict[str, str]]:
             for p in mime._own_parts(message)
             if mime.content_type(p).startswith(("text/plain", "multipart/"))
         )
-    match = _DSN_START.search(text)
+    marker = _ORIGINAL_MARKER.search(text)
+    match = _DSN_START.search(text, 0, marker.start() if marker else len(text))
     if not match:
         return []
     return [b for b in _blocks_from_text(text[match.start() :]) if "action" in b or "status" in b]
@@ -246,9 +271,34 @@ def _recipient(block: dict[str, str]) -> str:
     return found.group(0) if found else final
 
 
+def _report_parts(message: Message) -> list[Message]:
+    """The report's own parts: an attached message (the returned original, or a report a person
+    forwards) is not looked into, so the recipients of a bounce quoted there are not taken."""
+    out: list[Message] = []
+    stack = [message]
+    while stack and len(out) < 1000:
+        part = stack.pop()
+        out.append(part)
+        if part is not message and mime.content_type(part) in _OPAQUE:
+            continue
+        payload = part.get_payload() if part.is_multipart() else None
+        if isinstance(payload, list):
+            stack.extend(reversed([p for p in payload if isinstance(p, Message)]))
+    return out
+
+
+_DSN = "message/delivery-status"
+_OPAQUE = {"message/rfc822", _DSN, "text/rfc822-headers"}
+
+
 def _from_dsn(message: Message) -> Bounce | Literal[False] | None:  # noqa: PLR0912
     """The bounce an RFC 3464 report describes; None if it reports success; False if no DSN."""
-    parts = [p for p in mime.walk(message) if mime.content_type(p) == "message/delivery-status"]
+    # The report's own status part, not one of a bounce returned inside it; a mail system may
+    # pass on another's report inside an attached message, but a person who forwards a report
+    # is not reporting a failure of their own.
+    parts = [p for p in _report_parts(message) if mime.content_type(p) == _DSN]
+    if not parts and _from_daemon(message):
+        parts = [p for p in mime.walk(message) if mime.content_type(p) == _DSN]
     blocks = [b for part in parts for b in _dsn_blocks(part)] or _inline_dsn_blocks(message)
     if not blocks:
         return False
@@ -336,9 +386,13 @@ def _notice_recipients(message: Message, notice: str) -> list[str]:
     Addresses on lines that look like failure lines (the address alone, or with an SMTP code
     or failure wording) win over addresses merely mentioned in the text.
     """
-    own = {a.lower() for a in mime.addresses(message, "From", "To", "Reply-To", "Sender")}
+    own = {a.lower() for a in mime.addresses(message, "From", "Reply-To", "Sender")}
+    # The report's To: is usually the original sender, named in the notice as such; but a
+    # message to oneself bounces to the failed address itself: taken when nothing else is.
+    to = {a.lower() for a in mime.addresses(message, "To")}
     strong: list[str] = []
     weak: list[str] = []
+    strong_to: list[str] = []
     for line in notice.splitlines():
         if _HEADER_LINE.match(line) or "message-id" in line.lower():
             continue
@@ -358,10 +412,12 @@ def _notice_recipients(message: Message, notice: str) -> list[str]:
             before = line[max(0, match.start() - 1) : match.start()]
             if lower in own or local in _SYSTEM_LOCALS or before in {"/", "."}:
                 continue
-            target = strong if is_strong else weak
+            if lower in to and not is_strong:
+                continue
+            target = (strong_to if lower in to else strong) if is_strong else weak
             if lower not in (f.lower() for f in target):
                 target.append(address)
-    return strong or weak
+    return strong or weak or strong_to
 
 
 def _from_daemon(message: Message) -> bool:
@@ -372,8 +428,16 @@ def _from_daemon(message: Message) -> bool:
     return bool(_DAEMON_FROM.search(mime.header(message, "Return-Path")))
 
 
+# "Fwd:" and its translations: a person passing a report on, not a mail system reporting.
+_FORWARDED_SUBJECT = re.compile(
+    r"^\s*(?:fwd?|fw|tr|wg|rv|enc|i|doorst|vs|vb|pd|fs|İlt|転送)\s*:", re.IGNORECASE
+)
+
+
 def looks_like_report(message: Message, subject: str) -> bool:
     """Whether the sender and subject are those of a delivery report (not yet its content)."""
+    if _FORWARDED_SUBJECT.match(subject) and not _from_daemon(message):
+        return False
     return (
         _from_daemon(message)
         or bool(message.get("X-Failed-Recipients"))
@@ -453,7 +517,21 @@ def parse_bounce(message: Message, subject: str) -> Bounce | None:
 
     Successful-delivery DSNs (Action: delivered/relayed/expanded) are not bounces.
     """
+    found = ses.notification(message)
+    if found is not None:
+        return _from_ses(found) if ses.is_bounce(found) else None
     dsn = _from_dsn(message)
     if dsn is not False:
         return dsn
     return _from_text(message, subject)
+
+
+def _from_ses(found: dict) -> Bounce:
+    """An Amazon SES bounce notification: Permanent is hard, Transient and Undetermined soft."""
+    permanent, entries = ses.bounce_fields(found)
+    status = next((_status_of(s) for _, s, _ in entries if s and _status_of(s)), None)
+    diagnostic = next((_short(d.split(";", 1)[-1]) for _, _, d in entries if d), None)
+    original_id, returned = ses.original(found)
+    recipients = tuple(dict.fromkeys(_clean_address(a) for a, _, _ in entries))
+    kind: BounceType = "hard" if permanent else "soft"
+    return Bounce(kind, recipients, status, diagnostic, False, original_id, returned)

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from email.message import Message
 
-from herald.inbound import mime
+from herald.inbound import mime, ses
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,12 @@ def _fields(part: Message) -> dict[str, list[str]]:
 
 
 def parse_complaint(message: Message) -> Complaint | None:
-    """The complaint an ARF report carries, or None when the message is not one."""
+    """The complaint an ARF report (or an Amazon SES notification) carries, or None."""
+    found = ses.notification(message)
+    if found is not None and ses.is_complaint(found):
+        feedback, addresses = ses.complaint_fields(found)
+        original_id, returned = ses.original(found)
+        return Complaint(feedback.lower(), tuple(addresses), original_id, returned)
     report = next(
         (p for p in mime.walk(message) if mime.content_type(p) == "message/feedback-report"), None
     )
