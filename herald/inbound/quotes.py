@@ -278,7 +278,41 @@ def _signature_start(lines: list[str]) -> int | None:
             return index
         if _LIST_FOOTER.match(line):
             return index
-    return None
+    return _contact_block_start(lines)
+
+
+# A line of a business signature: a phone, a web or mail address, "Title | Company".
+_CONTACT_LINE = re.compile(
+    r"^\s*(?:(?:tel|phone|mobile|mob|cell|fax|t|m|p|f|tél|téléphone|portable|telefon|handy|"
+    r"cellulare|tfn|tlf|telefone|móvil|电话|電話)\.?\s*[:.]?\s*)?\+?[\d(][\d\s().\-/]{6,}\d\s*$"
+    r"|^\s*(?:https?://|www\.)\S+\s*$|^\s*[^\s@]+@[^\s@]+\.\w+\s*$|^[^|]{2,40}\|[^|]{2,60}$",
+    re.IGNORECASE,
+)
+MAX_SIGNATURE_LINES = 7
+
+
+def _contact_block_start(lines: list[str]) -> int | None:
+    """Where a trailing business signature without a "-- " line starts: a last block of short
+    lines, opened by a name or title (no digits), two of them or more a phone, a web or mail
+    address, or "Title | Company". Text that asks or tells something is never taken."""
+    end = len(lines)
+    while end and not lines[end - 1].strip():
+        end -= 1
+    start = end
+    while start and lines[start - 1].strip():
+        start -= 1
+    block = lines[start:end]
+    if not 2 <= len(block) <= MAX_SIGNATURE_LINES or start == 0:
+        return None
+    above = [x for x in lines[:start] if x.strip()]
+    if not above or above[-1].rstrip().endswith(":"):  # "Here are my details:" introduces it
+        return None
+    if any(len(x.strip()) > 60 or x.rstrip().endswith(("?", ":")) for x in block):
+        return None
+    if re.search(r"\d", block[0]) or _CONTACT_LINE.match(block[0]):
+        return None
+    contacts = sum(1 for x in block if _CONTACT_LINE.match(x))
+    return start if contacts >= 2 else None
 
 
 def _new_text(lines: list[str]) -> list[str]:

@@ -152,3 +152,23 @@ def test_an_html_forward_is_not_emptied() -> None:
         "<div>Where is my parcel?</div></div></div>"
     )
     assert extract_reply(html_to_text(html)) == "Where is my parcel?"
+
+
+def test_a_business_signature_without_a_delimiter_is_folded_away() -> None:
+    body = (
+        "Friday suits me.\n\nThanks,\nJane\n\nJane Walker\nFacilities Manager | ACME Corp\n"
+        "Tel: +44 20 7946 0000\nwww.acme.example\n"
+    )
+    assert extract_reply(body) == "Friday suits me.\n\nThanks,\nJane"
+
+
+@pytest.mark.parametrize(
+    "details",
+    [
+        "My numbers:\n+33 6 12 34 56 78\n+33 1 23 45 67 89",  # not opened by a name
+        "Jane Walker\n12 rue de la Paix\n+33 6 12 34 56 78\nwww.example.org",  # introduced
+    ],
+)
+def test_contact_details_written_as_the_answer_stay(details: str) -> None:
+    body = f"Here are my details:\n\n{details}\n"
+    assert extract_reply(body) == body.strip()

@@ -497,6 +497,14 @@ def text_items(lang: str, rng: random.Random) -> list[Item]:
         f"> {first}\n\n{replies[0]}\n\n> {second}\n\n{replies[0]}",
         "answers between quoted lines (the quotes they answer stay)",
     )
+    # A business signature with no "-- " line: name, title and company, phone, web address.
+    business = f"{name}\nCustomer Operations | Example Corp\n+33 1 23 45 67 89\nwww.example.com"
+    add(
+        "business-signature",
+        f"{replies[0]}\n\n{business}\n\n{'_' * 32}\n{unquoted}\n",
+        replies[0],
+        "Outlook, with a name, title, phone and web address as the signature",
+    )
     # A disclaimer after the signature delimiter.
     add(
         "disclaimer",
