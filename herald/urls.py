@@ -1,8 +1,22 @@
-from django.urls import include, path
+from django.urls import include, path, register_converter
 
 from herald.accounts import passwords, two_factor
 from herald.api.api import api, not_found
 from herald.core import views
+
+class _Anything:
+    """Any rest of an address, line breaks included (``path:`` stops at them)."""
+
+    regex = "(?s:.+)"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(_Anything, "anything")
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -25,7 +39,7 @@ urlpatterns = [
     path("conversations/", include("herald.conversations.urls")),
     path("", include("herald.routing.urls")),
     path("api/v1/", api.urls),
-    path("api/<path:rest>", not_found, name="api_not_found"),
+    path("api/<anything:rest>", not_found, name="api_not_found"),
     # Recipient links (/o/, /c/, /u/, /r/, /v/), campaign statistics and the dashboard.
     path("", include("herald.tracking.urls")),
 ]

@@ -236,3 +236,9 @@ def test_errors_outside_the_operations_are_json_too(api_for, mike):
     answer = api_for(mike).get("/api/v1/contacts?q=a%00b")
     assert answer.status_code == 400
     assert "NUL" in answer.json()["detail"]
+
+
+def test_an_address_with_a_line_break_under_the_api_is_a_json_404(api_for, mike):
+    answer = api_for(mike).delete("/api/v1/contacts/%0A%1B")
+    assert answer.status_code == 404
+    assert answer["Content-Type"] == "application/json"
