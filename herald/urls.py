@@ -4,6 +4,7 @@ from herald.accounts import passwords, two_factor
 from herald.api.api import api, not_found
 from herald.core import views
 
+
 class _Anything:
     """Any rest of an address, line breaks included (``path:`` stops at them)."""
 

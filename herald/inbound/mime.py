@@ -187,20 +187,29 @@ def _own_parts(message: Message) -> list[Message]:
     return out
 
 
-# HTML markers of quoted history: Gmail, Apple Mail/Thunderbird (<blockquote type=cite>),
-# Outlook (divRplyFwdMsg, the border-top separator), Yahoo.
-_QUOTE_CLASSES = ("gmail_quote", "yahoo_quoted", "moz-cite-prefix", "divrplyfwdmsg", "appendonsend")
-_QUOTE_IDS = ("divrplyfwdmsg", "appendonsend", "mail-editor-reference-message-container")
+# Outlook's reply and forward blocks (divRplyFwdMsg, appendonsend, Hotmail's stopSpelling rule):
+# unquoted history follows, to the end. Blockquotes (Gmail, Apple Mail, Thunderbird, Yahoo)
+# become "> " lines instead, so that answers written between or after them stay readable and
+# the reply splitter treats them as it treats a text reply.
+_STOP_CLASSES = ("divrplyfwdmsg", "appendonsend")
+_STOP_IDS = (
+    "divrplyfwdmsg",
+    "appendonsend",
+    "mail-editor-reference-message-container",
+    "stopspelling",
+)
 _BLOCK = {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "table"}
 _VOID = {"br", "img", "hr", "meta", "link", "input", "col", "area", "base", "wbr", "source"}
+MAX_QUOTE_DEPTH = 20  # deeper blockquotes are quoted at this depth
 
 
 class _TextExtractor(HTMLParser):
-    """Collects visible text, stopping at the first quoted-history marker."""
+    """Collects visible text, blockquotes as "> " lines, stopping at Outlook's history block."""
 
     def __init__(self, *, stop_at_quotes: bool = True) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
+        self.outer: list[list[str]] = []  # the text around each open blockquote
         self.skip_depth = 0  # inside <style>/<script>/<head>
         self.stop_at_quotes = stop_at_quotes
         self.stopped = False
@@ -215,11 +224,13 @@ class _TextExtractor(HTMLParser):
         classes = values.get("class", "")
         ident = values.get("id", "")
         if self.stop_at_quotes and (
-            tag == "blockquote"
-            or any(c in classes for c in _QUOTE_CLASSES)
-            or any(i in ident for i in _QUOTE_IDS)
+            any(c in classes for c in _STOP_CLASSES) or any(i in ident for i in _STOP_IDS)
         ):
             self.stopped = True
+            return
+        if tag == "blockquote" and len(self.outer) < MAX_QUOTE_DEPTH:
+            self.outer.append(self.parts)
+            self.parts = []
             return
         if tag == "hr" or tag in _BLOCK:
             self.parts.append("\n")
@@ -227,8 +238,25 @@ class _TextExtractor(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag in {"style", "script", "head", "title"} and self.skip_depth:
             self.skip_depth -= 1
+        elif tag == "blockquote" and self.outer and not self.stopped:
+            self.close_quote()
         elif tag in _BLOCK and tag not in _VOID:
             self.parts.append("\n")
+
+    def close_quote(self) -> None:
+        lines = [line.strip() for line in "".join(self.parts).split("\n")]
+        while lines and not lines[-1]:
+            lines.pop()
+        while lines and not lines[0]:
+            lines.pop(0)
+        self.parts = self.outer.pop()
+        quoted = "\n".join(">" + (line if line.startswith(">") else " " + line) for line in lines)
+        self.parts.append("\n" + quoted.replace("> \n", ">\n").rstrip() + "\n")
+
+    def close(self) -> None:
+        super().close()
+        while self.outer:  # blockquotes left open by the markup
+            self.close_quote()
 
     def handle_data(self, data: str) -> None:
         if not self.stopped and not self.skip_depth:
@@ -236,10 +264,11 @@ class _TextExtractor(HTMLParser):
 
 
 def html_to_text(markup: str) -> str:
-    """The visible text of an HTML body, without quoted history (blockquote, gmail_quote, …).
+    """The visible text of an HTML body: blockquotes as "> " lines, nothing from Outlook's
+    history block on (``extract_reply`` then separates the new text).
 
-    When nothing comes before the history (a forward, a message that is all quote), the whole
-    text comes back, for ``extract_reply`` to find the forwarded text in it."""
+    When nothing comes before that block (an Outlook forward), the whole text comes back, for
+    ``extract_reply`` to find the forwarded text in it."""
     text = _visible_text(markup, stop_at_quotes=True)
     return text or _visible_text(markup, stop_at_quotes=False)
 

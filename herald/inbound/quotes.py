@@ -124,7 +124,10 @@ _QUOTED = re.compile(r"^\s*(?:>|[A-Z]{1,3}>)")  # "> ", and Supercite's initials
 
 _STARTS_HEADER = re.compile(r"^[\s>-]*" + _START, re.IGNORECASE)
 # A quote header glued to the end of the reply's last sentence ("Sounds good.On Tue, … wrote:").
-_GLUED = re.compile(r"^(.*?\S[.!?…)。！？])\s*(" + _START + r".*)$", re.IGNORECASE)  # noqa: RUF001
+_GLUED = re.compile(  # a sentence ends with a letter and its mark, not "09." of a time
+    r"^(.*?(?:[^\W\d][.!?…。！？]|\)))\s*(" + _START + r".*)$",
+    re.IGNORECASE,  # noqa: RUF001
+)
 # Labels of an Outlook header block written on one line ("From: X Sent: Y To: Z Subject: W").
 _INLINE_LABEL = re.compile(
     r"(?:^|\s)\**(from|sent|date|to|subject|cc|de|envoyé|à|objet|von|gesendet|an|betreff|da|"

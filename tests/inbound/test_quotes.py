@@ -172,3 +172,28 @@ def test_a_business_signature_without_a_delimiter_is_folded_away() -> None:
 def test_contact_details_written_as_the_answer_stay(details: str) -> None:
     body = f"Here are my details:\n\n{details}\n"
     assert extract_reply(body) == body.strip()
+
+
+def test_html_answers_after_a_blockquote_stay_with_the_quote_they_answer() -> None:
+    html = (
+        "<div>Hi,</div><blockquote>Which day suits you?</blockquote><div>Friday.</div>"
+        "<blockquote>And which time?</blockquote><div>Morning, please.</div>"
+    )
+    assert extract_reply(html_to_text(html)) == (
+        "Hi,\n\n> Which day suits you?\n\nFriday.\n\n> And which time?\n\nMorning, please."
+    )
+
+
+def test_html_history_below_an_attribution_is_cut() -> None:
+    html = (
+        '<div dir="ltr">See you Friday.</div><br><div class="gmail_quote"><div class="gmail_attr">'
+        "On Tue, Mar 4, 2025 at 9:00 AM Herald &lt;c@example.org&gt; wrote:<br></div>"
+        '<blockquote class="gmail_quote">Shall we meet?<blockquote>Earlier</blockquote>'
+        "</blockquote></div>"
+    )
+    assert extract_reply(html_to_text(html)) == "See you Friday."
+
+
+def test_hotmails_history_rule_starts_the_history() -> None:
+    html = '<div>Yes please.</div><hr id="stopSpelling"><b>From:</b> Herald<br>Old text'
+    assert html_to_text(html) == "Yes please."
