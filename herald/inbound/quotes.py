@@ -51,6 +51,8 @@ _QUOTE_HEADER = re.compile(
     # "<who> <address> schrieb am <date>:", "<date> skrev <who>:", "<date> <who> <address>:"
     r"|(?=.*[\d@]).{0,300}?(?<!\w)(?:" + _WROTE + r")(?!\w).{0,100}?:"
     r"|.{0,200}<\s*[^>@\s]+@[^>\s]+>\s*:"
+    # "2013/7/20 <who> <address>", with no colon: a full date first, the address last
+    r"|\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\b.{0,200}<\s*[^>@\s]+@[^>\s]+>"
     r")\s*$",
     re.IGNORECASE | re.DOTALL,
 )

@@ -84,6 +84,7 @@ ON = "On Tue, Mar 4, 2025 at 9:00 AM Herald <campaigns@example.org> wrote:"
         ("Sounds good\n\n", "2025년 3월 4일 (화) 오전 9:00, Herald <c@example.org>님이 작성:"),
         ("Sounds good\n\n", "2025年3月4日(火) 9:00 Herald <c@example.org>:"),
         ("Sounds good\n\n", "2025-03-04 09:00 GMT+01:00 Herald <campaigns@example.org>:"),
+        ("Sounds good\n\n", "2025/3/4 Herald via Helpdesk <campaigns@example.org>"),
     ],
 )
 def test_the_reply_above_any_attribution_is_found(above: str, attribution: str) -> None:
