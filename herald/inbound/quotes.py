@@ -126,9 +126,10 @@ _QUOTED = re.compile(r"^\s*(?:>|[A-Z]{1,3}>)")  # "> ", and Supercite's initials
 
 _STARTS_HEADER = re.compile(r"^[\s>-]*" + _START, re.IGNORECASE)
 # A quote header glued to the end of the reply's last sentence ("Sounds good.On Tue, … wrote:").
-_GLUED = re.compile(  # a sentence ends with a letter and its mark, not "09." of a time
-    r"^(.*?(?:[^\W\d][.!?…。！？]|\)))\s*(" + _START + r".*)$",
-    re.IGNORECASE,  # noqa: RUF001
+# A sentence ends with a letter and its mark (also the ideographic ones), not with "09." of a time.
+_SENTENCE_END = "[.!?…\u3002\uff01\uff1f]"
+_GLUED = re.compile(
+    r"^(.*?(?:[^\W\d]" + _SENTENCE_END + r"|\)))\s*(" + _START + r".*)$", re.IGNORECASE
 )
 # Labels of an Outlook header block written on one line ("From: X Sent: Y To: Z Subject: W").
 _INLINE_LABEL = re.compile(
