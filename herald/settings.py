@@ -112,6 +112,7 @@ INSTALLED_APPS = [
     "herald.conversations",
     "herald.routing",
     "herald.tracking",
+    "herald.webhooks",
     "herald.api",
     "axes",
     "django_otp",
@@ -174,6 +175,8 @@ AXES_RESET_ON_SUCCESS = True
 AXES_USERNAME_FORM_FIELD = "username"  # the login form's field (it holds the email)
 AXES_LOCKOUT_TEMPLATE = "core/locked_out.html"
 AXES_VERBOSE = False
+# Webhooks: how long delivered messages stay in each endpoint's log (failed ones stay).
+WEBHOOK_LOG_DAYS = env_int("HERALD_WEBHOOK_LOG_DAYS", 7, minimum=1)
 # Two-factor login (optional per user, herald.accounts.two_factor): the name apps show.
 OTP_TOTP_ISSUER = env_str("HERALD_TWO_FACTOR_ISSUER", "Herald")
 # Mail Herald sends itself (password resets): through the system mailbox, by the worker.

@@ -32,6 +32,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("metrics", views.metrics, name="metrics"),
     path("settings/", include("herald.accounts.urls")),
+    path("settings/webhooks/", include("herald.webhooks.urls")),
     path("history/", include("herald.audit.urls")),
     path("mailboxes/", include("herald.mailboxes.urls")),
     path("contacts/", include("herald.contacts.urls")),

@@ -54,6 +54,10 @@ EXAMPLES: dict[str, Callable[[dict[str, User]], Any]] = {
     "signed": lambda personas: _optout_confirmation(),
     # A password reset link (its token is checked by the page: a wrong one says so, with 200).
     "uidb64": lambda personas: "MQ",
+    # A webhook endpoint (nothing listens at its address), and a message of it.
+    "endpoint_id": lambda personas: _webhook_endpoint().pk,
+    "message_pk": lambda personas: _webhook_message().pk,
+    "webhook_message_id": lambda personas: _webhook_message().pk,
     # Any other address under /api/ (a JSON 404 for everyone).
     "rest": lambda personas: "v1/nothing-here",
     "index": lambda personas: 0,
@@ -96,6 +100,28 @@ def _conversation(personas):
     )
     return SimpleNamespace(
         message=message, inbound=inbound, part=Attachment.objects.get(message=message), sent=sent
+    )
+
+
+def _webhook_endpoint():
+    from herald.audit.actors import Actor
+    from herald.webhooks.actions import do_create_endpoint
+
+    return do_create_endpoint(Actor.system("test"), "http://127.0.0.1:9/matrix")
+
+
+def _webhook_message():
+    from herald.webhooks.models import Endpoint, Message
+
+    endpoint = Endpoint.objects.order_by("-id").first() or _webhook_endpoint()
+    return Message.objects.create(
+        endpoint=endpoint,
+        message_id=f"msg_matrix{Message.objects.count()}",
+        seq=1,
+        event_type="delivery.sent",
+        object_key="delivery:1",
+        payload={"type": "delivery.sent"},
+        state="failed",
     )
 
 

@@ -99,8 +99,21 @@ def _contact() -> tuple[models.Model, str, str]:
     return contact, f"/contacts/{contact.pk}/edit/", "first_name"
 
 
+def _webhook() -> tuple[models.Model, str, str]:
+    from herald.webhooks.actions import do_create_endpoint
+
+    endpoint = do_create_endpoint(
+        ACTOR,
+        "https://crm.example.com/herald",
+        event_types=["delivery.opened", "conversation.closed"],
+        description="CRM",
+        active=False,
+    )
+    return endpoint, f"/settings/webhooks/{endpoint.pk}/", "url"
+
+
 @pytest.mark.parametrize(
-    "make", [_mailbox, _template, _account, _user, _contact], ids=lambda f: f.__name__
+    "make", [_mailbox, _template, _account, _user, _contact, _webhook], ids=lambda f: f.__name__
 )
 def test_saving_a_form_as_shown_changes_nothing(
     make: Callable[[], tuple[models.Model, str, str]], ada, client_for

@@ -39,4 +39,5 @@ NAVIGATION: list[NavItem] = [
     NavItem(_("Users"), "accounts:users", Role.ADMIN, "accounts-users"),
     NavItem(_("Account settings"), "accounts:settings", Role.ADMIN, "accounts-settings"),
     NavItem(_("API tokens"), "accounts:tokens", Role.AGENT, "accounts-tokens"),
+    NavItem(_("Webhooks"), "webhooks:list", Role.ADMIN, "webhooks"),
 ]

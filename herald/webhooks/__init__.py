@@ -1,0 +1,1 @@
+"""Signed webhooks: what happens in Herald, pushed to the URLs admins subscribe."""

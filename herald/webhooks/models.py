@@ -1,0 +1,89 @@
+"""Webhook endpoints, the events captured for them, and each message's delivery log.
+
+Events are captured by database triggers (migration 0001) on the tables that record what
+happens: campaign events (``campaigns_event``: a delivery sent, deferred, bounced, opened,
+clicked, a campaign launched, paused, completed), conversation events and finished imports.
+A trigger writes one ``Captured`` row per event, in the transaction that records it, and only
+while some endpoint is active: every writer of events is covered without knowing of webhooks,
+and nothing is written when nobody listens. The worker turns captured rows into one ``Message``
+per subscribed endpoint (``dispatch``), then delivers them.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Endpoint(models.Model):
+    url = models.URLField(_("URL"), max_length=2000)
+    description = models.CharField(_("description"), max_length=200, blank=True)
+    # The event types sent ("delivery.opened", "conversation.closed", ...); empty means all.
+    event_types = models.JSONField(default=list, blank=True)
+    secret = models.CharField(max_length=100)  # "whsec_" + base64 of 32 random bytes
+    # After a rotation the previous secret signs too, until then (receivers switch over).
+    previous_secret = models.CharField(max_length=100, blank=True)
+    previous_secret_until = models.DateTimeField(null=True, blank=True)
+    active = models.BooleanField(default=True)
+    disabled_reason = models.CharField(max_length=300, blank=True)
+    failing_since = models.DateTimeField(null=True, blank=True)  # first failure since a success
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.url
+
+    def wants(self, event_type: str) -> bool:
+        return not self.event_types or event_type in self.event_types
+
+
+class Captured(models.Model):
+    """An event recorded and not yet fanned out (written by the triggers only)."""
+
+    source = models.CharField(max_length=1)  # e: campaign event, c: conversation event, i: import
+    row_id = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.source}{self.row_id}"
+
+
+class MessageState(models.TextChoices):
+    PENDING = "pending", _("pending")
+    DELIVERED = "delivered", _("delivered")
+    FAILED = "failed", _("failed")  # given up after the retry period; can be replayed
+
+
+class Message(models.Model):
+    """One event for one endpoint: its payload, and how its delivery went."""
+
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="messages")
+    message_id = models.CharField(max_length=40, unique=True)  # the webhook-id header
+    seq = models.BigIntegerField()  # the order events were recorded in (per object order)
+    event_type = models.CharField(max_length=40)
+    object_key = models.CharField(max_length=60)  # "delivery:12": sent in order per object
+    payload = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+    state = models.CharField(
+        max_length=10, choices=MessageState.choices, default=MessageState.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    first_failed_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_response = models.CharField(max_length=500, blank=True)  # the answer's first bytes
+    last_error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["state", "next_attempt_at"], name="webhook_due"),
+            models.Index(fields=["endpoint", "object_key", "seq"], name="webhook_object_order"),
+            models.Index(fields=["endpoint", "-id"], name="webhook_endpoint_log"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} → {self.endpoint_id} ({self.state})"
