@@ -8,7 +8,8 @@ delivery by one worker's loop (herald.webhooks.dispatch.step) to a local HTTP re
    prints p50/p99 of the time from an event's recording to its arrival at the receiver.
 
 The receiver is a process of its own (Python's threaded http.server with keep-alive) that
-answers 200 at once and reports each arrival's time. The measuring half runs in `herald bench webhooks --child`.
+answers 200 at once and reports each arrival's time. The measuring half runs in
+`herald bench webhooks --child`.
 """
 
 from __future__ import annotations
