@@ -136,6 +136,7 @@ MIDDLEWARE = [
     "herald.routing.middleware.PresenceMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "herald.accounts.passwords.ForcedChangeMiddleware",
+    "herald.api.idempotency.IdempotencyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
 ]

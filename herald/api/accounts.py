@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Router, Status
@@ -14,6 +15,7 @@ from herald.api import auth
 from herald.api.schemas import (
     AccountOut,
     AccountPatch,
+    Input,
     TokenCreated,
     TokenIn,
     TokenOut,
@@ -42,6 +44,21 @@ def _token_out(token: ApiToken) -> dict:
 @router.get("/me", response=UserOut, auth=auth.AGENT, summary="The user the token acts as")
 def me(request: HttpRequest) -> User:
     return request.user  # type: ignore[return-value]
+
+
+class PasswordIn(Input):
+    current_password: str
+    new_password: str
+
+
+@router.post("/me/password", response={204: None}, auth=auth.AGENT)
+def change_own_password(request: HttpRequest, payload: PasswordIn) -> Status[None]:
+    """Changes the caller's own password (the current one is asked, the rules apply)."""
+    user = current_user(request)
+    if not user.check_password(payload.current_password):
+        raise ValidationError({"current_password": ["this is not the current password"]})
+    actions.do_set_password(Actor.for_request(request), user, payload.new_password)
+    return Status(204, None)
 
 
 @router.get("/users", response=list[UserOut], auth=auth.ADMIN)

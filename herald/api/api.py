@@ -30,6 +30,7 @@ from herald.api import (
     webhooks,
 )
 from herald.conversations.actions import Refused
+from herald.core.deletion import InUse
 
 # The errors every operation of a kind can answer, with what they mean to the caller.
 BAD_REQUEST = (
@@ -87,7 +88,11 @@ api = HeraldAPI(
     urls_namespace="api",
     description=(
         "Herald's REST API. Authenticate with an API token (Settings → API tokens) sent as "
-        "`Authorization: Bearer hrd_…`. A token acts as its user, with that user's role."
+        "`Authorization: Bearer hrd_…`. A token acts as its user, with that user's role.\n\n"
+        "Every POST takes an optional `Idempotency-Key` header (up to 255 characters): sent "
+        "again with the same key within 24 hours, the request has no second effect and gets "
+        "the first answer again (with `Idempotent-Replayed: true`); 409 while the first still "
+        "runs, 422 if the key was used for another request."
     ),
 )
 api.add_router("", accounts.router)
@@ -127,6 +132,12 @@ def out_of_range(request: HttpRequest, exc: Exception) -> HttpResponse:
 def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     detail = getattr(exc, "detail", None) or str(exc)
     return api.create_response(request, {"detail": detail}, status=exc.status_code)
+
+
+@api.exception_handler(InUse)
+def in_use(request: HttpRequest, exc: InUse) -> HttpResponse:
+    """A deletion refused while something still needs the object: 409 with the reasons."""
+    return api.create_response(request, {"detail": str(exc), "reasons": exc.reasons}, status=409)
 
 
 @api.exception_handler(Refused)

@@ -15,7 +15,7 @@ from django.utils import timezone
 from ninja import Router, Status
 
 from herald.api import auth
-from herald.api.schemas import Input
+from herald.api.schemas import Input, InUseOut
 from herald.audit.actors import Actor
 from herald.campaigns import actions, queries
 from herald.campaigns.actions import EDITABLE_FIELDS
@@ -176,6 +176,14 @@ def create_campaign(request: HttpRequest, payload: CampaignIn) -> Status[dict]:
 @router.get("/campaigns/{campaign_id}", auth=auth.MANAGER)
 def get_campaign(request: HttpRequest, campaign_id: int) -> dict:
     return _out(_campaign(campaign_id), with_progress=True)
+
+
+@router.delete("/campaigns/{campaign_id}", response={204: None, 409: InUseOut}, auth=auth.MANAGER)
+def delete_campaign(request: HttpRequest, campaign_id: int) -> Status[None]:
+    """Deletes a draft campaign. Refused (409) once it was launched: cancel it instead."""
+    campaign = get_object_or_404(Campaign, pk=campaign_id)
+    actions.do_delete_campaign(Actor.for_request(request), campaign)
+    return Status(204, None)
 
 
 @router.patch("/campaigns/{campaign_id}", auth=auth.MANAGER)

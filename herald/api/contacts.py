@@ -14,7 +14,7 @@ from ninja.errors import HttpError
 from ninja.files import UploadedFile
 
 from herald.api import auth
-from herald.api.schemas import Input
+from herald.api.schemas import Input, InUseOut
 from herald.audit.actors import Actor
 from herald.contacts import actions, queries
 from herald.contacts.csvfile import FileRefused
@@ -196,6 +196,14 @@ def get_lists(request: HttpRequest) -> list[dict[str, Any]]:
 def create_list(request: HttpRequest, payload: ListIn) -> Status[dict[str, Any]]:
     created = actions.do_create_list(Actor.for_request(request), **payload.dict())
     return Status(201, _list_out(created))
+
+
+@router.delete("/lists/{list_id}", response={204: None, 409: InUseOut}, auth=auth.MANAGER)
+def delete_list(request: HttpRequest, list_id: int) -> Status[None]:
+    """Deletes the list and its memberships (not its contacts). Refused (409, with the reasons)
+    while a campaign that has not finished sends to it, or an import into it runs."""
+    actions.do_delete_list(Actor.for_request(request), get_object_or_404(ContactList, pk=list_id))
+    return Status(204, None)
 
 
 @router.patch("/lists/{list_id}", response=ListOut, auth=auth.MANAGER)

@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404
 from ninja import Router, Status
 
 from herald.api import auth
-from herald.api.schemas import Input
+from herald.api.schemas import Input, InUseOut
 from herald.audit.actors import Actor
 from herald.mailboxes import actions, connection
 from herald.mailboxes.actions import EDITABLE_FIELDS
@@ -127,6 +127,15 @@ def create_mailbox(request: HttpRequest, payload: MailboxIn) -> Status[dict]:
 @router.get("/mailboxes/{mailbox_id}", auth=auth.MANAGER)
 def get_mailbox(request: HttpRequest, mailbox_id: int) -> dict:
     return _out(get_object_or_404(Mailbox, pk=mailbox_id))
+
+
+@router.delete("/mailboxes/{mailbox_id}", response={204: None, 409: InUseOut}, auth=auth.MANAGER)
+def delete_mailbox(request: HttpRequest, mailbox_id: int) -> Status[None]:
+    """Deletes the mailbox. Refused (409, with the reasons) while campaigns send through it,
+    conversations or received mail belong to it, or Herald's own mail goes through it."""
+    mailbox = get_object_or_404(Mailbox, pk=mailbox_id)
+    actions.do_delete_mailbox(Actor.for_request(request), mailbox)
+    return Status(204, None)
 
 
 @router.patch("/mailboxes/{mailbox_id}", auth=auth.MANAGER)

@@ -11,7 +11,7 @@ from ninja.errors import HttpError
 
 from herald.accounts.models import Account
 from herald.api import auth
-from herald.api.schemas import Error, Input
+from herald.api.schemas import Error, Input, InUseOut
 from herald.audit.actors import Actor
 from herald.messaging import actions
 from herald.messaging.compiling import TemplateInvalidError
@@ -84,6 +84,15 @@ def list_templates(request: HttpRequest) -> list[dict]:
 @router.post("/templates", auth=auth.MANAGER, response={201: dict})
 def create_template(request: HttpRequest, payload: TemplateIn) -> Status[dict]:
     return Status(201, _save(request, None, payload))
+
+
+@router.delete("/templates/{template_id}", response={204: None, 409: InUseOut}, auth=auth.MANAGER)
+def delete_template(request: HttpRequest, template_id: int) -> Status[None]:
+    """Deletes the template. Refused (409, with the reasons) while a campaign uses it or a
+    mailbox answers with it."""
+    template = get_object_or_404(Template, pk=template_id)
+    actions.do_delete_template(Actor.for_request(request), template)
+    return Status(204, None)
 
 
 @router.patch("/templates/{template_id}", auth=auth.MANAGER)

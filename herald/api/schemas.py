@@ -18,6 +18,13 @@ class Error(Schema):
     detail: str | dict | list
 
 
+class InUseOut(Schema):
+    """A deletion refused: what needs the object still."""
+
+    detail: str
+    reasons: list[str]
+
+
 class UserOut(Schema):
     id: int
     email: str

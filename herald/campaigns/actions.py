@@ -45,6 +45,7 @@ from herald.campaigns.models import (
     StartMode,
 )
 from herald.contacts.models import ContactList, ListMember
+from herald.core.deletion import refuse_if
 
 if TYPE_CHECKING:
     from herald.messaging.rendering import CompiledTemplate
@@ -393,6 +394,22 @@ def launch_due_campaigns(now: dt.datetime | None = None) -> int:
             _launch(actor, campaign, now)
             launched += 1
     return launched
+
+
+@transaction.atomic
+def do_delete_campaign(actor: Actor, campaign: Campaign) -> None:
+    """Deletes a draft; a campaign that was ever launched keeps its deliveries and statistics
+    (cancel it instead)."""
+    campaign = _locked(campaign)
+    reasons = []
+    if campaign.status != CampaignStatus.DRAFT or campaign.deliveries.exists():
+        reasons.append(
+            _("only a draft can be deleted; this one is %(status)s (cancel it instead)")
+            % {"status": campaign.get_status_display()}
+        )
+    refuse_if(_("The campaign “%(name)s”") % {"name": campaign.name}, reasons)
+    record(actor, "campaign.delete", campaign, diff(_audited(campaign), {}))
+    campaign.delete()
 
 
 @transaction.atomic

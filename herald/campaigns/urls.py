@@ -1,6 +1,9 @@
 from django.urls import path
 
 from herald.campaigns import views
+from herald.campaigns.actions import do_delete_campaign
+from herald.campaigns.models import Campaign
+from herald.core.deletion import delete_view
 
 app_name = "campaigns"
 urlpatterns = [
@@ -8,6 +11,17 @@ urlpatterns = [
     path("new/", views.campaign_edit, name="new"),
     path("recipients/", views.recipients, name="recipients"),
     path("<int:campaign_id>/", views.campaign_detail, name="detail"),
+    path(
+        "<int:campaign_id>/delete/",
+        delete_view(
+            Campaign,
+            do_delete_campaign,
+            parameter="campaign_id",
+            kept_at="campaigns:detail",
+            gone_to="campaigns:list",
+        ),
+        name="delete",
+    ),
     path("<int:campaign_id>/edit/", views.campaign_edit, name="edit"),
     path("<int:campaign_id>/live/", views.campaign_live, name="live"),
     *(

@@ -38,6 +38,7 @@ from herald.contacts.models import (
     field_name,
 )
 from herald.contacts.rows import guess_mapping, mapping_errors
+from herald.core.deletion import refuse_if
 
 LIST_FIELDS = ("name", "description", "channel")
 MAX_UPSERT = 1000  # contacts per API call
@@ -83,6 +84,21 @@ def do_change_list(actor: Actor, contact_list: ContactList, **fields: Any) -> Co
 
 @transaction.atomic
 def do_delete_list(actor: Actor, contact_list: ContactList) -> None:
+    """Deletes a list (its memberships, not its contacts); refused while a campaign that has not
+    finished uses it, or an import into it runs."""
+    from herald.campaigns.models import CampaignStatus
+
+    unfinished = contact_list.campaigns.exclude(
+        status__in=[CampaignStatus.COMPLETED, CampaignStatus.CANCELLED]
+    )
+    reasons = [
+        _("campaign “%(name)s” (%(status)s) sends to it")
+        % {"name": c.name, "status": c.get_status_display()}
+        for c in unfinished.order_by("name")[:10]
+    ]
+    if contact_list.imports.filter(status__in=["queued", "running"]).exists():
+        reasons.append(_("an import into it is running"))
+    refuse_if(_("The list “%(name)s”") % {"name": contact_list.name}, reasons)
     record(
         actor, "contact_list.delete", contact_list, diff(snapshot(contact_list, LIST_FIELDS), {})
     )

@@ -1,6 +1,9 @@
 from django.urls import path
 
 from herald.contacts import views
+from herald.contacts.actions import do_delete_list
+from herald.contacts.models import ContactList
+from herald.core.deletion import delete_view
 
 app_name = "contacts"
 urlpatterns = [
@@ -17,6 +20,17 @@ urlpatterns = [
     ),
     path("lists/", views.lists, name="lists"),
     path("lists/<int:list_id>/", views.list_detail, name="list"),
+    path(
+        "lists/<int:list_id>/delete/",
+        delete_view(
+            ContactList,
+            do_delete_list,
+            parameter="list_id",
+            kept_at="contacts:list",
+            gone_to="contacts:lists",
+        ),
+        name="list_delete",
+    ),
     path("lists/<int:list_id>/upload/", views.upload, name="upload"),
     path("lists/<int:list_id>/check-mx/", views.check_mx, name="check_mx"),
     path("lists/<int:list_id>/export.csv", views.export, name="export"),

@@ -8,9 +8,11 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from herald.audit.actions import diff, record, snapshot
 from herald.audit.actors import Actor
+from herald.core.deletion import refuse_if
 from herald.dialer import dkim
 from herald.mailboxes.models import SECRET_FIELDS, Mailbox, SmtpSecurity
 from herald.mailboxes.secrets import SecretUnreadableError
@@ -240,3 +242,29 @@ def ensure_sandbox_mailbox(host: str | None = None, port: int | None = None) -> 
         diff({}, {"name": mailbox.name, "from_address": mailbox.from_address}),
     )
     return mailbox
+
+
+@transaction.atomic
+def do_delete_mailbox(actor: Actor, mailbox: Mailbox) -> None:
+    """Deletes a mailbox no campaign, conversation or received mail needs (their history would
+    go with it), and that is not the one Herald's own mail goes through."""
+    from herald.campaigns.models import Campaign
+    from herald.conversations.models import Conversation
+    from herald.inbound.models import InboundMessage
+    from herald.mailboxes.system_mail import system_mailbox
+
+    reasons = [
+        _("campaign “%(name)s” sends through it") % {"name": c.name}
+        for c in Campaign.objects.filter(mailbox=mailbox).order_by("name")[:10]
+    ]
+    conversations = Conversation.objects.filter(mailbox=mailbox).count()
+    if conversations:
+        reasons.append(_("%(n)d conversations belong to it") % {"n": conversations})
+    if InboundMessage.objects.filter(mailbox=mailbox).exists():
+        reasons.append(_("mail it received is kept with it"))
+    system = system_mailbox()
+    if system is not None and system.pk == mailbox.pk:
+        reasons.append(_("Herald's own mail (password resets) goes through it"))
+    refuse_if(_("The mailbox “%(name)s”") % {"name": mailbox.name}, reasons)
+    record(actor, "mailbox.delete", mailbox, {"name": [mailbox.name, None]})
+    mailbox.delete()

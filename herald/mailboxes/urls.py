@@ -1,12 +1,26 @@
 from django.urls import path
 
+from herald.core.deletion import delete_view
 from herald.mailboxes import views
+from herald.mailboxes.actions import do_delete_mailbox
+from herald.mailboxes.models import Mailbox
 
 app_name = "mailboxes"
 urlpatterns = [
     path("", views.mailbox_list, name="list"),
     path("new/", views.mailbox_edit, name="new"),
     path("<int:mailbox_id>/", views.mailbox_edit, name="edit"),
+    path(
+        "<int:mailbox_id>/delete/",
+        delete_view(
+            Mailbox,
+            do_delete_mailbox,
+            parameter="mailbox_id",
+            kept_at="mailboxes:edit",
+            gone_to="mailboxes:list",
+        ),
+        name="delete",
+    ),
     path("<int:mailbox_id>/test/", views.mailbox_test, name="test"),
     path("<int:mailbox_id>/enabled/", views.mailbox_enabled, name="enabled"),
     path("sandbox/", views.sandbox, name="sandbox"),

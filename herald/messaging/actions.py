@@ -18,13 +18,14 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import Max, Sum
+from django.db.models import Max, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from herald.accounts.models import User
 from herald.audit.actions import diff, record
 from herald.audit.actors import Actor
+from herald.core.deletion import refuse_if
 from herald.mailboxes.models import Mailbox
 from herald.messaging.compiling import EventSource, Prepared, Report, TemplateSource, prepare
 from herald.messaging.models import (
@@ -216,6 +217,20 @@ def do_restore_version(actor: Actor, version: TemplateVersion) -> Saved:
 
 @transaction.atomic
 def do_delete_template(actor: Actor, template: Template) -> None:
+    """Deletes a template; refused while a campaign or a mailbox uses it (a campaign keeps the
+    template it sent; a mailbox's automatic answer would silently stop)."""
+    from herald.campaigns.models import Campaign
+    from herald.mailboxes.models import Mailbox
+
+    campaigns = Campaign.objects.filter(
+        Q(template=template) | Q(optout_template=template)
+    ).order_by("name")
+    reasons = [_("campaign “%(name)s” uses it") % {"name": c.name} for c in campaigns[:10]]
+    mailboxes = Mailbox.objects.filter(
+        Q(ack_template=template) | Q(optout_template=template)
+    ).order_by("name")
+    reasons += [_("mailbox “%(name)s” answers with it") % {"name": m.name} for m in mailboxes[:10]]
+    refuse_if(_("The template “%(name)s”") % {"name": template.name}, reasons)
     record(actor, "template.delete", template, {"name": [template.name, None]})
     template.delete()
 

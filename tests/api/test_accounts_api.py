@@ -242,3 +242,30 @@ def test_an_address_with_a_line_break_under_the_api_is_a_json_404(api_for, mike)
     answer = api_for(mike).delete("/api/v1/contacts/%0A%1B")
     assert answer.status_code == 404
     assert answer["Content-Type"] == "application/json"
+
+
+def test_a_user_changes_their_own_password_through_the_api(api_for, alice):
+    from tests.conftest import PASSWORD
+
+    client = api_for(alice)
+    wrong = client.post(
+        "/api/v1/me/password",
+        {"current_password": "not it", "new_password": "a brand new passphrase"},
+        content_type="application/json",
+    )
+    assert wrong.status_code == 422
+    assert "current_password" in wrong.json()["detail"]
+    weak = client.post(
+        "/api/v1/me/password",
+        {"current_password": PASSWORD, "new_password": "short"},
+        content_type="application/json",
+    )
+    assert weak.status_code == 422
+    done = client.post(
+        "/api/v1/me/password",
+        {"current_password": PASSWORD, "new_password": "a brand new passphrase"},
+        content_type="application/json",
+    )
+    assert done.status_code == 204
+    alice.refresh_from_db()
+    assert alice.check_password("a brand new passphrase")
