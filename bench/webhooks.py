@@ -179,10 +179,10 @@ def _measure(args: argparse.Namespace) -> dict[str, Any]:
     Message.objects.all().delete()
     stop = threading.Event()
 
-    def loop() -> None:
+    def loop() -> None:  # as a worker's loop: again at once while busy, else after a pause
         while not stop.is_set():
             if not dispatch.step():
-                time.sleep(0.05)  # a fraction of the worker's 0.5-s interval: delay measured fairly
+                time.sleep(dispatch.LOOP_INTERVAL)
 
     worker = threading.Thread(target=loop)
     worker.start()

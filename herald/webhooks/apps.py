@@ -9,7 +9,7 @@ class WebhooksConfig(AppConfig):
 
     def ready(self) -> None:
         from herald.core.worker import register_loop
-        from herald.webhooks.dispatch import step
+        from herald.webhooks.dispatch import LOOP_INTERVAL, step
 
         # Every worker fans captured events out to the endpoints and delivers what is due.
-        register_loop("webhooks", 0.5)(step)
+        register_loop("webhooks", LOOP_INTERVAL)(step)

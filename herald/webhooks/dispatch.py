@@ -24,11 +24,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import httpx
+import urllib3
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from herald import __version__
@@ -41,30 +41,35 @@ from herald.webhooks.models import Captured, Endpoint, Message, MessageState
 
 logger = logging.getLogger(__name__)
 
+LOOP_INTERVAL = 0.25  # seconds a worker's loop waits when nothing was due
 FAN_OUT_BATCH = 1000
 DELIVER_BATCH = 500
 THREADS = 16
 PER_ENDPOINT = 8  # requests in flight to one endpoint at most
 CLAIM = timedelta(seconds=120)  # longer than a request may take
-TIMEOUT = httpx.Timeout(10.0, connect=3.0)
+TIMEOUT = urllib3.Timeout(connect=3.0, read=10.0)
 RESPONSE_BYTES = 500
+DRAIN_BYTES = 64 * 1024
 RETRY_PERIOD = timedelta(days=3)
 BACKOFF_SECONDS = [5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 43200]
-_client: httpx.Client | None = None
-_client_lock = threading.Lock()
+_pool: urllib3.PoolManager | None = None
+_pool_lock = threading.Lock()
 
 
-def _http() -> httpx.Client:
-    global _client  # noqa: PLW0603 - one connection pool per process, made on first use
-    with _client_lock:
-        if _client is None:
-            _client = httpx.Client(
+def _http() -> urllib3.PoolManager:
+    """The process's connection pool (keep-alive per receiver; urllib3 is twice as fast as
+    httpx here, measured with bench/webhooks.py)."""
+    global _pool  # noqa: PLW0603 - one connection pool per process, made on first use
+    with _pool_lock:
+        if _pool is None:
+            _pool = urllib3.PoolManager(
+                num_pools=100,
+                maxsize=PER_ENDPOINT,
+                block=False,
                 timeout=TIMEOUT,
-                follow_redirects=False,
-                limits=httpx.Limits(max_connections=THREADS * 2),
-                headers={"user-agent": f"Herald-Webhooks/{__version__}"},
+                retries=False,
             )
-        return _client
+        return _pool
 
 
 PRUNE_EVERY = 60.0  # seconds between two prunings of the log, per process
@@ -180,17 +185,30 @@ def _post(message: Message, now: datetime) -> Outcome:
         _secrets(message.endpoint, now), message.message_id, int(time.time()), body
     )
     headers["content-type"] = "application/json"
+    headers["user-agent"] = f"Herald-Webhooks/{__version__}"
     try:
-        with _http().stream("POST", message.endpoint.url, content=body, headers=headers) as answer:
-            first = b""
-            for chunk in answer.iter_bytes():
-                first += chunk
-                if len(first) >= RESPONSE_BYTES:
-                    break
-            text = first[:RESPONSE_BYTES].decode("utf-8", "replace")
-            return Outcome(answer.status_code, text, "")
-    except httpx.HTTPError as exc:
+        answer = _http().request(
+            "POST",
+            message.endpoint.url,
+            body=body,
+            headers=headers,
+            redirect=False,
+            preload_content=False,
+        )
+    except (urllib3.exceptions.HTTPError, ValueError) as exc:  # ValueError: an unusable URL
         return Outcome(None, "", f"{type(exc).__name__}: {exc}"[:300])
+    try:
+        first = answer.read(RESPONSE_BYTES)
+        rest = answer.length_remaining
+        if rest is not None and rest <= DRAIN_BYTES:
+            answer.drain_conn()  # read (not kept), so that the connection is used again
+        else:
+            answer.close()  # a long or open-ended answer: the connection goes, not the time
+    except urllib3.exceptions.HTTPError as exc:
+        return Outcome(answer.status, "", f"{type(exc).__name__}: {exc}"[:300])
+    finally:
+        answer.release_conn()
+    return Outcome(answer.status, first.decode("utf-8", "replace"), "")
 
 
 def _send_all(messages: list[Message], now: datetime) -> dict[int, Outcome]:
@@ -234,50 +252,65 @@ def backoff(attempts: int) -> timedelta:
 
 
 def _record(messages: list[Message], outcomes: dict[int, Outcome], now: datetime) -> None:
-    accepted: set[int] = set()
-    refused: set[int] = set()
+    """Writes the attempts: accepted messages in a few statements (grouped by the answer, which
+    is usually the same), refused ones with their next try."""
+    accepted: dict[tuple[int | None, str], list[int]] = defaultdict(list)
+    refused: list[Message] = []
+    not_tried: list[int] = []
     for message in messages:
         outcome = outcomes.get(message.pk, NOT_TRIED)
         if outcome is NOT_TRIED:
-            message.next_attempt_at = now  # claimable again once the one before it is through
-            continue
-        message.attempts += 1
-        message.last_attempt_at = now
-        message.last_status = outcome.status
-        message.last_response = outcome.response
-        message.last_error = outcome.error
-        if outcome.accepted:
-            message.state = MessageState.DELIVERED
-            message.delivered_at = now
-            accepted.add(message.endpoint_id)
-            continue
-        refused.add(message.endpoint_id)
-        message.first_failed_at = message.first_failed_at or now
-        if now - message.first_failed_at >= RETRY_PERIOD:
-            message.state = MessageState.FAILED
+            not_tried.append(message.pk)  # claimable again once the one before it is through
+        elif outcome.accepted:
+            accepted[(outcome.status, outcome.response)].append(message.pk)
         else:
-            message.next_attempt_at = now + backoff(message.attempts)
-    fields = [
-        "attempts",
-        "last_attempt_at",
-        "last_status",
-        "last_response",
-        "last_error",
-        "state",
-        "delivered_at",
-        "first_failed_at",
-        "next_attempt_at",
-    ]
+            message.attempts += 1
+            message.last_attempt_at = now
+            message.last_status = outcome.status
+            message.last_response = outcome.response
+            message.last_error = outcome.error
+            message.first_failed_at = message.first_failed_at or now
+            if now - message.first_failed_at >= RETRY_PERIOD:
+                message.state = MessageState.FAILED
+            else:
+                message.next_attempt_at = now + backoff(message.attempts)
+            refused.append(message)
+    delivered = {pk for ids in accepted.values() for pk in ids}
+    endpoints_ok = {m.endpoint_id for m in messages if m.pk in delivered}
+    endpoints_failing = {m.endpoint_id for m in refused} - endpoints_ok
     with transaction.atomic():
-        Message.objects.bulk_update(messages, fields, batch_size=500)
-        Endpoint.objects.filter(pk__in=accepted).update(failing_since=None)
-        Endpoint.objects.filter(pk__in=refused - accepted, failing_since__isnull=True).update(
+        for (status, response), ids in accepted.items():
+            Message.objects.filter(pk__in=ids).update(
+                state=MessageState.DELIVERED,
+                delivered_at=now,
+                attempts=F("attempts") + 1,
+                last_attempt_at=now,
+                last_status=status,
+                last_response=response,
+                last_error="",
+            )
+        Message.objects.filter(pk__in=not_tried).update(next_attempt_at=now)
+        Message.objects.bulk_update(refused, REFUSED_FIELDS, batch_size=500)
+        Endpoint.objects.filter(pk__in=endpoints_ok).update(failing_since=None)
+        Endpoint.objects.filter(pk__in=endpoints_failing, failing_since__isnull=True).update(
             failing_since=now
         )
     for endpoint in Endpoint.objects.filter(
-        pk__in=refused - accepted, active=True, failing_since__lte=now - RETRY_PERIOD
+        pk__in=endpoints_failing, active=True, failing_since__lte=now - RETRY_PERIOD
     ):
         _disable(endpoint, now)
+
+
+REFUSED_FIELDS = [
+    "attempts",
+    "last_attempt_at",
+    "last_status",
+    "last_response",
+    "last_error",
+    "state",
+    "first_failed_at",
+    "next_attempt_at",
+]
 
 
 def _disable(endpoint: Endpoint, now: datetime) -> None:
