@@ -321,7 +321,7 @@ def _contact_block_start(lines: list[str]) -> int | None:
     return start if contacts >= 2 else None
 
 
-def _new_text(lines: list[str]) -> list[str]:
+def _new_text(lines: list[str]) -> list[str]:  # noqa: PLR0912 - one case per kind of history
     """The lines written for this message: above the quoted history, and between and after
     "> " quoted blocks (interleaved answers, bottom-posting); unquoted history ends it."""
     kept: list[str] = []
@@ -343,6 +343,8 @@ def _new_text(lines: list[str]) -> list[str]:
             position = _quoted_block_end(lines, position)
             kept = []
             continue
+        if not span:
+            _drop_bare_attribution(kept)
         after_header = start + span
         while span and after_header < len(lines) and not lines[after_header].strip():
             after_header += 1
@@ -366,6 +368,27 @@ def _new_text(lines: list[str]) -> list[str]:
                 kept += lines[after_header:end]
         position = end
     return kept
+
+
+# "John Smith wrote:", "Jane <j@example.com>:": an attribution too bare for _QUOTE_HEADER (no
+# date), recognised only right above "> " lines.
+_BARE_ATTRIBUTION = re.compile(
+    r"^[\s>-]*(?:.{1,200}?(?<!\w)(?:" + _WROTE + r"|" + _SENT + r")(?!\w).{0,80}?"
+    r"|.{0,200}@.{0,100}?)\s*:?\s*-*\s*$",
+    re.IGNORECASE,
+)
+
+
+def _drop_bare_attribution(kept: list[str]) -> None:
+    """Removes the attribution line left right above a "> " block (blank lines between)."""
+    index = len(kept) - 1
+    while index >= 0 and not kept[index].strip():
+        index -= 1
+    if index < 0 or len(kept) - index > 3:  # at most two blank lines between
+        return
+    line = kept[index].rstrip()
+    if line.endswith(":") and len(line) <= 300 and _BARE_ATTRIBUTION.match(line):
+        del kept[index:]
 
 
 def _answers_nothing(rest: list[str]) -> bool:

@@ -198,3 +198,17 @@ def test_html_history_below_an_attribution_is_cut() -> None:
 def test_hotmails_history_rule_starts_the_history() -> None:
     html = '<div>Yes please.</div><hr id="stopSpelling"><b>From:</b> Herald<br>Old text'
     assert html_to_text(html) == "Yes please."
+
+
+@pytest.mark.parametrize(
+    "attribution",
+    ["Herald wrote:", "Herald <campaigns@example.org>:", "Herald a écrit :", "Herald schrieb:"],
+)
+def test_a_bare_attribution_above_the_quote_goes_with_it(attribution: str) -> None:
+    body = f"Thanks, Friday then.\n\n{attribution}\n> Shall we meet on Friday?\n"
+    assert extract_reply(body) == "Thanks, Friday then."
+
+
+def test_a_line_introducing_a_quote_in_the_answer_stays() -> None:
+    body = "Here is what you asked:\n\n> Shall we meet?\n\nYes, on Friday.\n"
+    assert extract_reply(body) == body.strip()

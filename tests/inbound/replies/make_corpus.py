@@ -283,6 +283,23 @@ ORIGINAL_MESSAGE = {
     "vi": "Thư gốc",
     "ar": "الرسالة الأصلية",
 }
+# A bare attribution (old Outlook Express, Mutt, some webmails): the sender and "wrote", no date.
+BARE = {
+    "en": "{name} wrote:",
+    "fr": "{name} a écrit :",
+    "it": "{name} ha scritto:",
+    "de": "{name} schrieb:",
+    "es": "{name} escribió:",
+    "pt": "{name} escreveu:",
+    "nl": "{name} schreef:",
+    "sv": "{name} skrev:",
+    "no": "{name} skrev:",
+    "da": "{name} skrev:",
+    "pl": "{name} napisał(a):",
+    "ja": "{name} <{email}>:",
+    "vi": "{name} đã viết:",
+    "ar": "كتب {name}:",
+}
 # What a phone adds below the reply.
 MOBILE = {
     "en": "Sent from my iPhone",
@@ -504,6 +521,14 @@ def text_items(lang: str, rng: random.Random) -> list[Item]:
         f"{replies[0]}\n\n{business}\n\n{'_' * 32}\n{unquoted}\n",
         replies[0],
         "Outlook, with a name, title, phone and web address as the signature",
+    )
+    # A bare attribution right above the quote.
+    bare = BARE[lang].format(name=sender, email=sender_email)
+    add(
+        "bare-attribution",
+        f"{replies[1]}\n\n{bare}\n{quoted(original)}\n",
+        replies[1],
+        "an attribution without a date (Mutt, Outlook Express, some webmails)",
     )
     # A disclaimer after the signature delimiter.
     add(
