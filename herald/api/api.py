@@ -27,6 +27,7 @@ from herald.api import (
     mailboxes,
     messaging,
     routing,
+    statistics,
     webhooks,
 )
 from herald.conversations.actions import Refused
@@ -103,6 +104,7 @@ api.add_router("", mailboxes.router)
 api.add_router("", campaigns.router)
 api.add_router("", conversations.router)
 api.add_router("", routing.router)
+api.add_router("", statistics.router)
 api.add_router("", webhooks.router)
 
 

@@ -146,3 +146,26 @@ def test_a_reply_counts_as_replied_in_the_statistics(engaged, client_for, mike):
     Event.objects.create(campaign=engaged.campaign, delivery=delivery, kind=EventKind.REPLIED)
     html = client_for(mike).get(f"/campaigns/{engaged.campaign.pk}/stats/").content.decode()
     assert 'data-testid="count-replied">1<' in html
+
+
+def test_the_api_gives_the_statistics_the_people_and_the_deliveries(engaged, api_for, mike, alice):
+    client = api_for(mike)
+    campaign_id = engaged.campaign.pk
+    figures = client.get(f"/api/v1/campaigns/{campaign_id}/statistics").json()
+    assert (figures["sent"], figures["read"], figures["clicked"]) == (3, 1, 1)
+    assert figures["read_by_machines_only"] == 1
+    assert [link["clicks"] for link in figures["links"]][:2] == [1, 0]
+    assert sum(point["sent"] for point in figures["timeline"]) == 3
+    people = client.get(
+        f"/api/v1/campaigns/{campaign_id}/people", {"what": "opened", "who": "human"}
+    ).json()
+    assert [p["email"] for p in people["people"]] == ["ann@example.com"]
+    first = client.get(f"/api/v1/campaigns/{campaign_id}/deliveries", {"limit": 2}).json()
+    rest = client.get(
+        f"/api/v1/campaigns/{campaign_id}/deliveries", {"after": first[-1]["id"]}
+    ).json()
+    emails = sorted(d["email"] for d in first + rest)
+    assert emails == ["ann@example.com", "bob@example.com", "cy@example.com"]
+    assert all(d["state"] == "sent" and d["attempts"] >= 1 for d in first + rest)
+    agent = api_for(alice).get(f"/api/v1/campaigns/{campaign_id}/statistics")
+    assert agent.status_code == 403
