@@ -19,7 +19,7 @@ MANAGER = AGENT | {
 EXPECTED = {
     "agent": AGENT,
     "manager": MANAGER,
-    "admin": MANAGER | {"Users", "Account settings"},
+    "admin": MANAGER | {"Users", "Account settings", "Webhooks"},
 }
 
 
