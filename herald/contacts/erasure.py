@@ -6,7 +6,8 @@ addresses, persons and list memberships; the address on each of its deliveries (
 are skipped: nothing more is sent) and the words of their events (a bounce repeats the address;
 opens and clicks carry a browser and an IP address); its conversations' subjects, search words,
 message texts, headers, raw messages and attachments, and the inbound mail they came from; the
-loop guard's and soft-bounce counters for its addresses.
+loop guard's and soft-bounce counters for its addresses; the webhook messages about it, sent or
+waiting.
 
 Kept, without personal data: the contact row itself as an "erased" placeholder (so that campaign
 figures, conversations counted per agent and wrap-up reasons still add up), deliveries and
@@ -37,6 +38,7 @@ from herald.audit.actors import Actor
 from herald.audit.models import AuditEvent
 from herald.contacts.addresses import hashed
 from herald.contacts.models import Contact, Suppression, SuppressionReason, SuppressionSource
+from herald.webhooks.models import Message as WebhookMessage
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,10 @@ def do_erase_contact(actor: Actor, contact: Contact, *, now: dt.datetime | None 
         raw=b"", from_address="", subject="", error=""
     )
     conversations.update(subject="", search_text="")  # out of the search index too
+    # Webhook messages about the contact, delivered or not, go: the log must not remember them,
+    # and a receiver that has not had them yet will not (herald.webhooks; events not yet fanned
+    # out are read after the erasure above, without the address).
+    WebhookMessage.objects.filter(payload__data__contact_id=contact.pk).delete()
 
     person_ids = [str(i) for i in contact.persons.values_list("id", flat=True)]
     forget(

@@ -254,3 +254,18 @@ def test_delivered_messages_leave_the_log_after_a_week(receiver: Receiver, deliv
     assert dispatch.prune(timezone.now() + timedelta(days=6)) == 0
     assert dispatch.prune(timezone.now() + timedelta(days=8)) == 1
     assert not Message.objects.exists()
+
+
+def test_erasing_a_contact_removes_the_webhook_messages_about_it(
+    receiver: Receiver, delivery: Delivery
+):
+    from herald.contacts.erasure import do_erase_contact
+
+    actions.do_create_endpoint(ADMIN, receiver.url)
+    receiver.statuses = [500]
+    receiver.refuse_for = "m@example.org"
+    record_events(delivery, "sent")
+    run()
+    assert Message.objects.get().payload["data"]["email"] == "m@example.org"  # waiting to retry
+    do_erase_contact(ADMIN, delivery.contact)
+    assert not Message.objects.exists()
