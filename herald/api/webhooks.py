@@ -7,16 +7,18 @@ from datetime import datetime
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Schema, Status
+from ninja.errors import HttpError
 
 from herald.api import auth
-from herald.api.schemas import Input
+from herald.api.schemas import Error, Input
 from herald.audit.actors import Actor
 from herald.webhooks import actions
 from herald.webhooks.events import EVENT_TYPES
-from herald.webhooks.models import Endpoint, Message
+from herald.webhooks.models import Endpoint, Feed, FeedEvent, Message
 
 router = Router(tags=["webhooks"])
 LOG_PAGE = 100
+FEED_PAGE = 1000
 
 
 class EndpointIn(Input):
@@ -139,3 +141,75 @@ def replay_one(request: HttpRequest, endpoint_id: int, webhook_message_id: int) 
     endpoint = get_object_or_404(Endpoint, pk=endpoint_id)
     message = get_object_or_404(Message, pk=webhook_message_id, endpoint=endpoint)
     return {"replayed": actions.do_replay(Actor.for_request(request), endpoint, message)}
+
+
+class FeedOut(Schema):
+    enabled: bool
+    keep_days: int
+
+
+class FeedIn(Input):
+    enabled: bool | None = None
+    keep_days: int | None = None
+
+
+class FeedEventOut(Schema):
+    id: int
+    type: str
+    object_key: str
+    timestamp: str
+    data: dict
+
+
+class FeedPage(Schema):
+    events: list[FeedEventOut]
+    next_after: int  # pass it as ``after`` for the next page (the same when nothing is new)
+
+
+class FeedFilter(Schema):
+    after: int = 0
+    limit: int = 500
+    types: str = ""  # comma-separated event types; empty: all
+
+
+@router.get("/events/feed", response=FeedOut, auth=auth.ADMIN, tags=["events"])
+def get_feed(request: HttpRequest) -> Feed:
+    return Feed.load()
+
+
+@router.put("/events/feed", response=FeedOut, auth=auth.ADMIN, tags=["events"])
+def set_feed(request: HttpRequest, payload: FeedIn) -> Feed:
+    """Turns the event feed on or off, and sets how long it keeps events."""
+    return actions.do_set_feed(
+        Actor.for_request(request), enabled=payload.enabled, keep_days=payload.keep_days
+    )
+
+
+@router.get("/events", response={200: FeedPage, 409: Error}, auth=auth.MANAGER, tags=["events"])
+def events(request: HttpRequest, filters: Query[FeedFilter]) -> Status:
+    """Every event recorded while the feed is on, oldest first, a page after ``after``: for a
+    data warehouse. Ids only grow and none appears late below one already read, so paging with
+    ``next_after`` reads each event once."""
+    if not Feed.objects.filter(enabled=True).exists():
+        raise HttpError(409, "the event feed is off: an admin turns it on (PUT /events/feed)")
+    rows = FeedEvent.objects.filter(pk__gt=max(0, filters.after)).order_by("pk")
+    types = [t.strip() for t in filters.types.split(",") if t.strip()]
+    if types:
+        rows = rows.filter(event_type__in=types)
+    page = list(rows[: max(1, min(filters.limit, FEED_PAGE))])
+    return Status(
+        200,
+        {
+            "events": [
+                {
+                    "id": e.pk,
+                    "type": e.event_type,
+                    "object_key": e.object_key,
+                    "timestamp": e.payload.get("timestamp", ""),
+                    "data": e.payload.get("data", {}),
+                }
+                for e in page
+            ],
+            "next_after": page[-1].pk if page else max(0, filters.after),
+        },
+    )

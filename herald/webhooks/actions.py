@@ -17,7 +17,7 @@ from herald.audit.actions import diff, record, snapshot
 from herald.audit.actors import Actor
 from herald.webhooks import signing
 from herald.webhooks.events import EVENT_TYPES
-from herald.webhooks.models import Endpoint, Message, MessageState
+from herald.webhooks.models import Endpoint, Feed, Message, MessageState
 
 FIELDS = ["url", "description", "event_types", "active"]
 ROTATION_OVERLAP = timedelta(hours=24)  # the previous secret still signs this long
@@ -114,3 +114,27 @@ def do_replay(actor: Actor, endpoint: Endpoint, message: Message | None = None) 
 def do_delete_endpoint(actor: Actor, endpoint: Endpoint) -> None:
     record(actor, "webhook.delete", endpoint, diff(snapshot(endpoint, FIELDS), {}))
     endpoint.delete()
+
+
+FEED_FIELDS = ["enabled", "keep_days"]
+MAX_FEED_DAYS = 366
+
+
+@transaction.atomic
+def do_set_feed(actor: Actor, *, enabled: bool | None = None, keep_days: int | None = None) -> Feed:
+    """Turns the event feed on or off and sets how long it keeps events (1 to 366 days). Only
+    events recorded while it is on are in it."""
+    Feed.load()
+    feed = Feed.objects.select_for_update().get(pk=1)
+    before = snapshot(feed, FEED_FIELDS)
+    if keep_days is not None:
+        if not 1 <= keep_days <= MAX_FEED_DAYS:
+            raise ValidationError({"keep_days": [f"from 1 to {MAX_FEED_DAYS} days"]})
+        feed.keep_days = keep_days
+    if enabled is not None:
+        feed.enabled = enabled
+    feed.save()
+    changes = diff(before, snapshot(feed, FEED_FIELDS))
+    if changes:
+        record(actor, "event_feed.change", feed, changes)
+    return feed

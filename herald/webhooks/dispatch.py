@@ -1,4 +1,5 @@
-"""The worker's webhook loop: captured events fanned out to endpoints, then delivered.
+"""The worker's webhook loop: captured events fanned out to endpoints (and to the event feed,
+while it is on), then delivered.
 
 Delivery is at least once: a message is claimed (its next attempt pushed past the claim time,
 so no other worker takes it), POSTed, and recorded; a worker that dies between the POST and the
@@ -27,7 +28,7 @@ from datetime import datetime, timedelta
 import urllib3
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
@@ -37,12 +38,13 @@ from herald.audit.actions import record
 from herald.audit.actors import Actor
 from herald.webhooks import signing
 from herald.webhooks.events import BUILDERS
-from herald.webhooks.models import Captured, Endpoint, Message, MessageState
+from herald.webhooks.models import Captured, Endpoint, Feed, FeedEvent, Message, MessageState
 
 logger = logging.getLogger(__name__)
 
 LOOP_INTERVAL = 0.25  # seconds a worker's loop waits when nothing was due
 FAN_OUT_BATCH = 1000
+FAN_OUT_LOCK = 0x68657261  # the advisory lock that makes fan-outs take turns ("hera")
 DELIVER_BATCH = 500
 THREADS = 16
 PER_ENDPOINT = 8  # requests in flight to one endpoint at most
@@ -89,33 +91,51 @@ def step() -> bool:
 
 
 def prune(now: datetime | None = None) -> int:
-    """Deletes delivered messages older than ``WEBHOOK_LOG_DAYS`` (a batch at a time)."""
-    before = (now or timezone.now()) - timedelta(days=settings.WEBHOOK_LOG_DAYS)
+    """Deletes delivered messages older than ``WEBHOOK_LOG_DAYS`` and feed events older than
+    the feed keeps them (a batch of each at a time); returns how many rows went."""
+    now = now or timezone.now()
+    before = now - timedelta(days=settings.WEBHOOK_LOG_DAYS)
     old = Message.objects.filter(state=MessageState.DELIVERED, delivered_at__lt=before)
     ids = list(old.values_list("id", flat=True)[:PRUNE_BATCH])
-    return Message.objects.filter(pk__in=ids).delete()[0] if ids else 0
+    gone = Message.objects.filter(pk__in=ids).delete()[0] if ids else 0
+    kept_from = now - timedelta(days=Feed.load().keep_days)
+    feed_ids = list(
+        FeedEvent.objects.filter(added_at__lt=kept_from).values_list("id", flat=True)[:PRUNE_BATCH]
+    )
+    if feed_ids:
+        gone += FeedEvent.objects.filter(pk__in=feed_ids).delete()[0]
+    return gone
 
 
 def fan_out() -> int:
     """Turns up to ``FAN_OUT_BATCH`` captured events into messages, one per subscribed
     endpoint; returns how many events were taken."""
     with transaction.atomic():
-        rows = list(
-            Captured.objects.select_for_update(skip_locked=True).order_by("id")[:FAN_OUT_BATCH]
-        )
+        if connection.vendor == "postgresql":
+            # One fan-out at a time (SQLite has one writer anyway): feed events then become
+            # visible in id order, so a reader paging by id never skips one committed late.
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [FAN_OUT_LOCK])
+        rows = list(Captured.objects.order_by("id")[:FAN_OUT_BATCH])
         if not rows:
             return 0
         endpoints = list(Endpoint.objects.filter(active=True))
+        feed = Feed.objects.filter(enabled=True).exists()
         ids: dict[str, list[int]] = defaultdict(list)
         for row in rows:
             ids[row.source].append(row.row_id)
         built = {source: BUILDERS[source](row_ids) for source, row_ids in ids.items()}
         messages = []
+        feed_events = []
         for row in rows:
             item = built[row.source].get(row.row_id)
             if item is None:  # gone since (an erased contact's events stay, a deleted list's not)
                 continue
             event_type, object_key, payload = item
+            if feed:
+                feed_events.append(
+                    FeedEvent(event_type=event_type, object_key=object_key, payload=payload)
+                )
             messages += [
                 Message(
                     endpoint=endpoint,
@@ -129,6 +149,7 @@ def fan_out() -> int:
                 if endpoint.wants(event_type)
             ]
         Message.objects.bulk_create(messages, batch_size=500)
+        FeedEvent.objects.bulk_create(feed_events, batch_size=500)
         Captured.objects.filter(pk__in=[row.pk for row in rows]).delete()
     return len(rows)
 

@@ -87,3 +87,35 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} → {self.endpoint_id} ({self.state})"
+
+
+class Feed(models.Model):
+    """The event feed's switch (one row): while on, every event is kept for ``keep_days`` for
+    ``GET /api/v1/events``, whether or not an endpoint listens."""
+
+    enabled = models.BooleanField(default=False)
+    keep_days = models.PositiveIntegerField(default=30)
+
+    def __str__(self) -> str:
+        return "on" if self.enabled else "off"
+
+    @classmethod
+    def load(cls) -> Feed:
+        feed, _ = cls.objects.get_or_create(pk=1)
+        return feed
+
+
+class FeedEvent(models.Model):
+    """One event in the feed. Appended by one fan-out at a time (``dispatch.fan_out`` holds a
+    lock), so ids become visible in order: a reader paging by id never skips one."""
+
+    event_type = models.CharField(max_length=40)
+    object_key = models.CharField(max_length=60)
+    payload = models.JSONField()
+    added_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["added_at"], name="feed_event_age")]
+
+    def __str__(self) -> str:
+        return f"{self.pk} {self.event_type}"

@@ -14,13 +14,14 @@ from typing import Any
 
 import pytest
 from django.core import mail
+from django.db import connection
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from herald.audit.actors import Actor
 from herald.campaigns.models import Delivery, Event
 from herald.webhooks import actions, dispatch
-from herald.webhooks.models import Captured, Endpoint, Message, MessageState
+from herald.webhooks.models import Captured, Endpoint, FeedEvent, Message, MessageState
 from tests import test_access_matrix as objects
 
 pytestmark = pytest.mark.django_db
@@ -269,3 +270,83 @@ def test_erasing_a_contact_removes_the_webhook_messages_about_it(
     assert Message.objects.get().payload["data"]["email"] == "m@example.org"  # waiting to retry
     do_erase_contact(ADMIN, delivery.contact)
     assert not Message.objects.exists()
+
+
+def test_the_event_feed_pages_every_event_recorded_while_it_is_on(
+    api_for, ada, mike, delivery: Delivery
+):
+    record_events(delivery, "sent")  # before the feed is on: not in it
+    assert api_for(mike).get("/api/v1/events").status_code == 409
+    assert (
+        api_for(mike)
+        .put("/api/v1/events/feed", {"enabled": True}, content_type="application/json")
+        .status_code
+        == 403
+    )
+    turned = api_for(ada).put(
+        "/api/v1/events/feed", {"enabled": True, "keep_days": 7}, content_type="application/json"
+    )
+    assert turned.json() == {"enabled": True, "keep_days": 7}
+    record_events(delivery, "opened", "clicked", "opened")
+    Event.objects.create(campaign=delivery.campaign, kind="paused")
+    dispatch.fan_out()  # no endpoint: the worker fans out for the feed alone
+    client = api_for(mike)
+    first = client.get("/api/v1/events", {"limit": 2}).json()
+    assert [e["type"] for e in first["events"]] == ["delivery.opened", "delivery.clicked"]
+    rest = client.get("/api/v1/events", {"after": first["next_after"]}).json()
+    assert [e["type"] for e in rest["events"]] == ["delivery.opened", "campaign.paused"]
+    assert rest["events"][0]["data"]["email"] == "m@example.org"
+    empty = client.get("/api/v1/events", {"after": rest["next_after"]}).json()
+    assert empty == {"events": [], "next_after": rest["next_after"]}
+    clicks = client.get("/api/v1/events", {"types": "delivery.clicked"}).json()
+    assert len(clicks["events"]) == 1
+    assert not Message.objects.exists()  # nobody subscribed: no webhook messages
+    assert dispatch.prune(timezone.now() + timedelta(days=8)) == 4  # kept 7 days
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="needs PostgreSQL: two fan-outs in two connections at once (SQLite has one writer, "
+    "so they cannot overlap there); the PostgreSQL pass of `make test` runs it",
+)
+@pytest.mark.django_db(transaction=True)
+def test_feed_events_committed_late_never_appear_below_ones_already_read(ada, delivery):
+    """A fan-out that commits after another cannot have taken lower ids: they take turns."""
+    actions.do_set_feed(ADMIN, enabled=True)
+    record_events(delivery, "sent")
+    first_holds_lock = threading.Event()
+    release = threading.Event()
+    order: list[str] = []
+
+    def slow_fan_out() -> None:
+        from django.db import connections, transaction
+
+        with transaction.atomic():
+            dispatch.fan_out()  # inside the outer transaction: the lock is held until commit
+            first_holds_lock.set()
+            release.wait(10)
+            order.append("first committed")
+        connections.close_all()
+
+    first = threading.Thread(target=slow_fan_out)
+    first.start()
+    assert first_holds_lock.wait(10)
+    record_events(delivery, "opened")
+
+    def second_fan_out() -> None:
+        from django.db import connections
+
+        dispatch.fan_out()
+        order.append("second committed")
+        connections.close_all()
+
+    second = threading.Thread(target=second_fan_out)
+    second.start()
+    second.join(1.0)
+    assert second.is_alive()  # waiting for its turn
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert order == ["first committed", "second committed"]
+    types = list(FeedEvent.objects.order_by("id").values_list("event_type", flat=True))
+    assert types == ["delivery.sent", "delivery.opened"]
