@@ -7,7 +7,7 @@ are skipped: nothing more is sent) and the words of their events (a bounce repea
 opens and clicks carry a browser and an IP address); its conversations' subjects, search words,
 message texts, headers, raw messages and attachments, and the inbound mail they came from; the
 loop guard's and soft-bounce counters for its addresses; the webhook messages about it, sent or
-waiting.
+waiting, and its events in the event feed.
 
 Kept, without personal data: the contact row itself as an "erased" placeholder (so that campaign
 figures, conversations counted per agent and wrap-up reasons still add up), deliveries and
@@ -38,6 +38,7 @@ from herald.audit.actors import Actor
 from herald.audit.models import AuditEvent
 from herald.contacts.addresses import hashed
 from herald.contacts.models import Contact, Suppression, SuppressionReason, SuppressionSource
+from herald.webhooks.models import FeedEvent
 from herald.webhooks.models import Message as WebhookMessage
 
 
@@ -130,6 +131,7 @@ def do_erase_contact(actor: Actor, contact: Contact, *, now: dt.datetime | None 
     # and a receiver that has not had them yet will not (herald.webhooks; events not yet fanned
     # out are read after the erasure above, without the address).
     WebhookMessage.objects.filter(payload__data__contact_id=contact.pk).delete()
+    FeedEvent.objects.filter(payload__data__contact_id=contact.pk).delete()
 
     person_ids = [str(i) for i in contact.persons.values_list("id", flat=True)]
     forget(

@@ -257,7 +257,7 @@ def test_delivered_messages_leave_the_log_after_a_week(receiver: Receiver, deliv
     assert not Message.objects.exists()
 
 
-def test_erasing_a_contact_removes_the_webhook_messages_about_it(
+def test_erasing_a_contact_removes_the_webhook_messages_and_feed_events_about_it(
     receiver: Receiver, delivery: Delivery
 ):
     from herald.contacts.erasure import do_erase_contact
@@ -267,9 +267,14 @@ def test_erasing_a_contact_removes_the_webhook_messages_about_it(
     receiver.refuse_for = "m@example.org"
     record_events(delivery, "sent")
     run()
-    assert Message.objects.get().payload["data"]["email"] == "m@example.org"  # waiting to retry
+    actions.do_set_feed(ADMIN, enabled=True)
+    record_events(delivery, "opened")
+    run()
+    assert FeedEvent.objects.exists()
+    assert Message.objects.filter(payload__data__email="m@example.org").exists()
     do_erase_contact(ADMIN, delivery.contact)
     assert not Message.objects.exists()
+    assert not FeedEvent.objects.exists()
 
 
 def test_the_event_feed_pages_every_event_recorded_while_it_is_on(
