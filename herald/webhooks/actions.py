@@ -48,13 +48,9 @@ def do_create_endpoint(
 ) -> Endpoint:
     event_types = sorted(set(event_types or []))
     _check(url, event_types)
-    endpoint = Endpoint.objects.create(
-        url=url,
-        description=description,
-        event_types=event_types,
-        active=active,
-        secret=signing.new_secret(),
-    )
+    endpoint = Endpoint(url=url, description=description, event_types=event_types, active=active)
+    endpoint.secret = signing.new_secret()
+    endpoint.save()
     record(actor, "webhook.create", endpoint, diff({}, snapshot(endpoint, FIELDS)))
     return endpoint
 
@@ -89,7 +85,9 @@ def do_rotate_secret(actor: Actor, endpoint: Endpoint) -> Endpoint:
     endpoint.previous_secret = endpoint.secret
     endpoint.previous_secret_until = timezone.now() + ROTATION_OVERLAP
     endpoint.secret = signing.new_secret()
-    endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_until"])
+    endpoint.save(
+        update_fields=["secret_encrypted", "previous_secret_encrypted", "previous_secret_until"]
+    )
     record(actor, "webhook.rotate", endpoint, {"secret": ["•••", "•••"]})
     return endpoint
 

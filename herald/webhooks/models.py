@@ -15,15 +15,19 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from herald.mailboxes.secrets import decrypt, encrypt
+
 
 class Endpoint(models.Model):
     url = models.URLField(_("URL"), max_length=2000)
     description = models.CharField(_("description"), max_length=200, blank=True)
     # The event types sent ("delivery.opened", "conversation.closed", ...); empty means all.
     event_types = models.JSONField(default=list, blank=True)
-    secret = models.CharField(max_length=100)  # "whsec_" + base64 of 32 random bytes
+    # The signing secret ("whsec_" + base64 of 32 random bytes), encrypted at rest as mailbox
+    # passwords are (herald.mailboxes.secrets); read and set through ``secret``.
+    secret_encrypted = models.TextField(editable=False)
     # After a rotation the previous secret signs too, until then (receivers switch over).
-    previous_secret = models.CharField(max_length=100, blank=True)
+    previous_secret_encrypted = models.TextField(blank=True, editable=False)
     previous_secret_until = models.DateTimeField(null=True, blank=True)
     active = models.BooleanField(default=True)
     disabled_reason = models.CharField(max_length=300, blank=True)
@@ -35,6 +39,22 @@ class Endpoint(models.Model):
 
     def __str__(self) -> str:
         return self.url
+
+    @property
+    def secret(self) -> str:
+        return decrypt(self.secret_encrypted, what=f"the signing secret of webhook {self.url}")
+
+    @secret.setter
+    def secret(self, value: str) -> None:
+        self.secret_encrypted = encrypt(value)
+
+    @property
+    def previous_secret(self) -> str:
+        return decrypt(self.previous_secret_encrypted, what=f"the previous secret of {self.url}")
+
+    @previous_secret.setter
+    def previous_secret(self, value: str) -> None:
+        self.previous_secret_encrypted = encrypt(value)
 
     def wants(self, event_type: str) -> bool:
         return not self.event_types or event_type in self.event_types

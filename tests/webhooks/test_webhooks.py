@@ -355,3 +355,11 @@ def test_feed_events_committed_late_never_appear_below_ones_already_read(ada, de
     assert order == ["first committed", "second committed"]
     types = list(FeedEvent.objects.order_by("id").values_list("event_type", flat=True))
     assert types == ["delivery.sent", "delivery.opened"]
+
+
+def test_the_signing_secret_is_encrypted_at_rest(receiver: Receiver):
+    endpoint = actions.do_create_endpoint(ADMIN, receiver.url)
+    stored = Endpoint.objects.values_list("secret_encrypted", flat=True).get()
+    assert endpoint.secret.startswith("whsec_")
+    assert endpoint.secret not in stored
+    assert Endpoint.objects.get().secret == endpoint.secret
