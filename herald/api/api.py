@@ -24,6 +24,7 @@ from herald.api import (
     campaigns,
     contacts,
     conversations,
+    mail,
     mailboxes,
     messaging,
     routing,
@@ -104,6 +105,7 @@ api.add_router("", mailboxes.router)
 api.add_router("", campaigns.router)
 api.add_router("", conversations.router)
 api.add_router("", routing.router)
+api.add_router("", mail.router)
 api.add_router("", statistics.router)
 api.add_router("", webhooks.router)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Field, File, Form, Router, Schema, Status
+from ninja import Field, File, Form, Query, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.files import UploadedFile
 
@@ -20,11 +20,13 @@ from herald.contacts import actions, queries
 from herald.contacts.csvfile import FileRefused
 from herald.contacts.erasure import do_erase_contact
 from herald.contacts.models import (
+    Address,
     Contact,
     ContactList,
     ContactPerson,
     ImportJob,
     ImportMode,
+    ListMember,
     Suppression,
 )
 
@@ -204,6 +206,40 @@ def delete_list(request: HttpRequest, list_id: int) -> Status[None]:
     while a campaign that has not finished sends to it, or an import into it runs."""
     actions.do_delete_list(Actor.for_request(request), get_object_or_404(ContactList, pk=list_id))
     return Status(204, None)
+
+
+def _position(address: Address) -> int:
+    return address.position
+
+
+class MemberFilter(Schema):
+    after: int = 0  # the last contact id of the previous page
+    limit: int = 500
+
+
+@router.get("/lists/{list_id}/members", response=list[dict], auth=auth.MANAGER)
+def list_members(request: HttpRequest, list_id: int, filters: Query[MemberFilter]) -> list[dict]:
+    """The list's contacts in contact id order, a page after ``after``: id, external id, names,
+    addresses and the member's status in the list."""
+    contact_list = get_object_or_404(ContactList, pk=list_id)
+    rows = (
+        ListMember.objects.filter(contact_list=contact_list, contact_id__gt=filters.after)
+        .select_related("contact")
+        .prefetch_related("contact__addresses")
+        .order_by("contact_id")[: max(1, min(filters.limit, 1000))]
+    )
+    return [
+        {
+            "contact_id": m.contact_id,
+            "external_id": m.contact.external_id,
+            "first_name": m.contact.first_name,
+            "last_name": m.contact.last_name,
+            "emails": [a.email for a in sorted(m.contact.addresses.all(), key=_position)],
+            "status": m.status,
+            "added_at": m.added_at,
+        }
+        for m in rows
+    ]
 
 
 @router.patch("/lists/{list_id}", response=ListOut, auth=auth.MANAGER)

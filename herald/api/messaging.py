@@ -15,7 +15,7 @@ from herald.api.schemas import Error, Input, InUseOut
 from herald.audit.actors import Actor
 from herald.messaging import actions
 from herald.messaging.compiling import TemplateInvalidError
-from herald.messaging.models import VERSIONED_FIELDS, Template, TemplateVersion
+from herald.messaging.models import VERSIONED_FIELDS, Signature, Template, TemplateVersion
 from herald.messaging.queries import compiled_version
 from herald.messaging.rendering import RenderError, render
 from herald.messaging.tasks import preview_links
@@ -79,6 +79,20 @@ def _save(request: HttpRequest, template: Template | None, payload: TemplateIn) 
 @router.get("/templates", auth=auth.MANAGER)
 def list_templates(request: HttpRequest) -> list[dict]:
     return [_out(t) for t in Template.objects.select_related("current_version")]
+
+
+@router.get("/templates/{template_id}", auth=auth.MANAGER, response=dict)
+def get_template(request: HttpRequest, template_id: int) -> dict:
+    """The template's current version: subject, HTML, text, settings, and its check report."""
+    template = get_object_or_404(Template.objects.select_related("current_version"), pk=template_id)
+    return _out(template)
+
+
+@router.get("/signatures", auth=auth.MANAGER, response=list[dict])
+def list_signatures(request: HttpRequest) -> list[dict]:
+    return [
+        {"id": s.pk, "name": s.name, "html": s.html} for s in Signature.objects.order_by("name")
+    ]
 
 
 @router.post("/templates", auth=auth.MANAGER, response={201: dict})
