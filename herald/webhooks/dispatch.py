@@ -200,11 +200,9 @@ def _secrets(endpoint: Endpoint, now: datetime) -> list[str]:
     return valid
 
 
-def _post(message: Message, now: datetime) -> Outcome:
+def _post(message: Message, keys: list[str]) -> Outcome:
     body = json.dumps(message.payload, separators=(",", ":"), ensure_ascii=False).encode()
-    headers = signing.headers(
-        _secrets(message.endpoint, now), message.message_id, int(time.time()), body
-    )
+    headers = signing.headers(keys, message.message_id, int(time.time()), body)
     headers["content-type"] = "application/json"
     headers["user-agent"] = f"Herald-Webhooks/{__version__}"
     try:
@@ -236,6 +234,8 @@ def _send_all(messages: list[Message], now: datetime) -> dict[int, Outcome]:
     """Each object's messages in order, one after the other, up to the first refused; objects
     side by side in a thread pool, at most ``PER_ENDPOINT`` requests to one endpoint at once."""
     gates = {m.endpoint_id: threading.Semaphore(PER_ENDPOINT) for m in messages}
+    endpoints = {m.endpoint_id: m.endpoint for m in messages}
+    keys = {pk: _secrets(endpoint, now) for pk, endpoint in endpoints.items()}  # decrypted once
     chains: dict[tuple[int, str], list[Message]] = defaultdict(list)
     for message in messages:  # in seq order
         chains[(message.endpoint_id, message.object_key)].append(message)
@@ -244,7 +244,7 @@ def _send_all(messages: list[Message], now: datetime) -> dict[int, Outcome]:
         outcomes: dict[int, Outcome] = {}
         for message in chain:
             with gates[message.endpoint_id]:
-                outcome = _post(message, now)
+                outcome = _post(message, keys[message.endpoint_id])
             outcomes[message.pk] = outcome
             if not outcome.accepted:
                 break
@@ -341,7 +341,9 @@ def _disable(endpoint: Endpoint, now: datetime) -> None:
     )
     Endpoint.objects.filter(pk=endpoint.pk).update(active=False, disabled_reason=reason)
     record(Actor.system("webhooks"), "webhook.disable", endpoint, {"active": [True, False]})
-    admins = [u.email for u in User.objects.filter(is_active=True) if u.has_role(Role.ADMIN)]
+    admins = list(
+        User.objects.filter(role=Role.ADMIN, is_active=True).values_list("email", flat=True)
+    )
     logger.warning("webhook endpoint disabled", extra={"url": endpoint.url, "reason": reason})
     if admins:
         send_mail(
