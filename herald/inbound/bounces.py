@@ -512,12 +512,12 @@ def _inline_returned_headers(message: Message) -> str:
     return text[match.end() : match.end() + 10_000] if match else ""
 
 
-def parse_bounce(message: Message, subject: str) -> Bounce | None:
+def parse_bounce(message: Message, subject: str, found: dict | None = None) -> Bounce | None:
     """The bounce this message reports, or None when it is not a delivery-failure report.
 
-    Successful-delivery DSNs (Action: delivered/relayed/expanded) are not bounces.
+    Successful-delivery DSNs (Action: delivered/relayed/expanded) are not bounces. ``found`` is
+    the Amazon SES notification the message carries, if any (``ses.notification``).
     """
-    found = ses.notification(message)
     if found is not None:
         return _from_ses(found) if ses.is_bounce(found) else None
     dsn = _from_dsn(message)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from email.message import Message
 from typing import Any, Literal
 
-from herald.inbound import mime
+from herald.inbound import mime, ses
 from herald.inbound.autoreply import autoreply_reason
 from herald.inbound.bounces import Bounce, parse_bounce
 from herald.inbound.complaints import Complaint, parse_complaint
@@ -116,7 +116,9 @@ def classify(
         "subject": subject,
     }
 
-    complaint = parse_complaint(message)
+    body, from_html = mime.body_text(message)
+    sns = ses.notification(message, body, from_html=from_html)  # read once for both parsers
+    complaint = parse_complaint(message, sns)
     if complaint is not None:
         return Classification(
             kind="complaint",
@@ -129,7 +131,7 @@ def classify(
             **common,
         )
 
-    bounce = parse_bounce(message, subject)
+    bounce = parse_bounce(message, subject, sns)
     if bounce is not None:
         return Classification(
             kind="bounce",
@@ -142,7 +144,6 @@ def classify(
             **common,
         )
 
-    body, _ = mime.body_text(message)
     reply_text = extract_reply(body)
     kind, reason, keyword = _reply_kind(
         message,

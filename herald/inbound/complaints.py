@@ -38,9 +38,9 @@ def _fields(part: Message) -> dict[str, list[str]]:
     return fields
 
 
-def parse_complaint(message: Message) -> Complaint | None:
-    """The complaint an ARF report (or an Amazon SES notification) carries, or None."""
-    found = ses.notification(message)
+def parse_complaint(message: Message, found: dict | None = None) -> Complaint | None:
+    """The complaint an ARF report (or ``found``, the Amazon SES notification the message
+    carries: ``ses.notification``) carries, or None."""
     if found is not None and ses.is_complaint(found):
         feedback, addresses = ses.complaint_fields(found)
         original_id, returned = ses.original(found)

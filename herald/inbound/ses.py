@@ -20,10 +20,10 @@ MAX_JSON_CHARS = 1_000_000  # a notification with every header of the original i
 _SENDERS = ("amazonses.com", "sns.amazonaws.com", "amazonaws.com")
 
 
-def notification(message: Message) -> dict[str, Any] | None:
-    """The SES notification this message carries, or None."""
+def notification(message: Message, body: str, *, from_html: bool) -> dict[str, Any] | None:
+    """The SES notification this message carries, or None; ``body`` and ``from_html`` are what
+    ``mime.body_text`` gives for it (the caller has them already)."""
     sender = mime.header(message, "From").lower()
-    body, from_html = mime.body_text(message)
     if from_html:
         return None
     start = body.find("{")
