@@ -113,6 +113,7 @@ INSTALLED_APPS = [
     "herald.routing",
     "herald.tracking",
     "herald.webhooks",
+    "herald.dispositions",
     "herald.api",
     "axes",
     "django_otp",

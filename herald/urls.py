@@ -33,6 +33,7 @@ urlpatterns = [
     path("metrics", views.metrics, name="metrics"),
     path("settings/", include("herald.accounts.urls")),
     path("settings/webhooks/", include("herald.webhooks.urls")),
+    path("dispositions/", include("herald.dispositions.urls")),
     path("history/", include("herald.audit.urls")),
     path("mailboxes/", include("herald.mailboxes.urls")),
     path("contacts/", include("herald.contacts.urls")),

@@ -58,6 +58,9 @@ EXAMPLES: dict[str, Callable[[dict[str, User]], Any]] = {
     "endpoint_id": lambda personas: _webhook_endpoint().pk,
     "message_pk": lambda personas: _webhook_message().pk,
     "webhook_message_id": lambda personas: _webhook_message().pk,
+    # A disposition rule, and a call reported with its code.
+    "rule_id": lambda personas: _disposition_rule().pk,
+    "disposition_id": lambda personas: _disposition().pk,
     # Any other address under /api/ (a JSON 404 for everyone).
     "rest": lambda personas: "v1/nothing-here",
     "index": lambda personas: 0,
@@ -123,6 +126,29 @@ def _webhook_message():
         payload={"type": "delivery.sent"},
         state="failed",
     )
+
+
+def _disposition_rule():
+    from herald.audit.actors import Actor
+    from herald.dispositions.actions import do_save_rule
+    from herald.dispositions.models import DispositionRule
+
+    found = DispositionRule.objects.filter(code="MATRIX").first()
+    if found is not None:
+        return found
+    return do_save_rule(
+        Actor.system("test"), None, code="MATRIX", template=_template().template, mailbox=_mailbox()
+    )
+
+
+def _disposition():
+    from herald.audit.actors import Actor
+    from herald.dispositions import actions
+    from herald.dispositions.models import Disposition
+
+    rule = _disposition_rule()
+    call = actions.Call(call_id=f"matrix-{Disposition.objects.count()}", code=rule.code)
+    return actions.do_record_disposition(Actor.system("test"), call, _contact(), "m@example.org")[0]
 
 
 def _mailbox():

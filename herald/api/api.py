@@ -23,6 +23,7 @@ from herald.api import (
     audit,
     campaigns,
     contacts,
+    dispositions,
     conversations,
     mail,
     mailboxes,
@@ -108,6 +109,7 @@ api.add_router("", routing.router)
 api.add_router("", mail.router)
 api.add_router("", statistics.router)
 api.add_router("", webhooks.router)
+api.add_router("", dispositions.router)
 
 
 @api.exception_handler(ValidationError)

@@ -6,8 +6,9 @@ addresses, persons and list memberships; the address on each of its deliveries (
 are skipped: nothing more is sent) and the words of their events (a bounce repeats the address;
 opens and clicks carry a browser and an IP address); its conversations' subjects, search words,
 message texts, headers, raw messages and attachments, and the inbound mail they came from; the
-loop guard's and soft-bounce counters for its addresses; the webhook messages about it, sent or
-waiting, and its events in the event feed.
+loop guard's and soft-bounce counters for its addresses; the address, extra variables and
+message of each call disposition reported for it (an email not sent yet is not sent); the webhook
+messages about it, sent or waiting, and its events in the event feed.
 
 Kept, without personal data: the contact row itself as an "erased" placeholder (so that campaign
 figures, conversations counted per agent and wrap-up reasons still add up), deliveries and
@@ -69,6 +70,8 @@ def do_erase_contact(actor: Actor, contact: Contact, *, now: dt.datetime | None 
     """Erases ``contact`` (see the module's docstring); audited without the erased data."""
     from herald.campaigns.models import PENDING_STATES, Delivery, DeliveryState, Event
     from herald.conversations.models import Attachment, Conversation, Message
+    from herald.dispositions.models import PENDING_STATES as DISPOSITION_PENDING
+    from herald.dispositions.models import Disposition, DispositionState
     from herald.inbound.models import AutoReplySent, InboundMessage, SoftBounce
     from herald.tracking.models import Engagement
 
@@ -105,6 +108,12 @@ def do_erase_contact(actor: Actor, contact: Contact, *, now: dt.datetime | None 
     deliveries.update(email="", reply="")
     Event.objects.filter(delivery_id__in=delivery_ids).update(detail="", data=None)
     Engagement.objects.filter(delivery_id__in=delivery_ids).update(links=[])
+
+    calls = Disposition.objects.filter(contact=contact)
+    calls.filter(state__in=DISPOSITION_PENDING).update(
+        state=DispositionState.SKIPPED, reason="contact erased", due_at=None
+    )
+    calls.update(email="", variables={}, raw=b"", subject="")
 
     conversations = Conversation.objects.filter(contact=contact)
     conversation_ids = list(conversations.values_list("id", flat=True))

@@ -284,6 +284,7 @@ def contact_detail(request: HttpRequest, contact_id: int) -> HttpResponse:
             "memberships": contact.memberships.select_related("contact_list"),
             "fields": sorted(contact.fields.items()),
             "persons": contact.persons.order_by("name", "id"),
+            "calls": contact.dispositions.order_by("-called_at", "-id")[:50],
             "can_edit": current_user(request).has_role(Role.MANAGER),
         },
     )

@@ -414,26 +414,48 @@ def do_set_member_limit(
 
 @transaction.atomic
 def do_save_wrapup_reason(
-    actor: Actor, reason: WrapUpReason | None, *, mailbox: Mailbox, name: str, active: bool = True
+    actor: Actor,
+    reason: WrapUpReason | None,
+    *,
+    mailbox: Mailbox,
+    name: str,
+    active: bool = True,
+    disposition_code: str | None = None,
 ) -> WrapUpReason:
     """Creates or changes a wrap-up reason of a mailbox (a reason in use is deactivated rather
-    than deleted, so that past counts keep their name)."""
+    than deleted, so that past counts keep their name). ``disposition_code``: what closing
+    with it reports (herald.dispositions); None keeps it, "" clears it."""
+    from herald.dispositions.actions import clean_code
+
     name = " ".join(name.split())[:100]
     if not name:
         raise ValidationError({"name": _("Give the reason a name.")})
+    if disposition_code:
+        disposition_code = clean_code(disposition_code)
     clash = WrapUpReason.objects.filter(mailbox=mailbox, name__iexact=name)
     if reason is not None:
         clash = clash.exclude(pk=reason.pk)
     if clash.exists():
         raise ValidationError({"name": _("This mailbox already has that reason.")})
     if reason is None:
-        reason = WrapUpReason.objects.create(mailbox=mailbox, name=name, active=active)
+        reason = WrapUpReason.objects.create(
+            mailbox=mailbox, name=name, active=active, disposition_code=disposition_code or ""
+        )
         record(actor, "wrapup_reason.create", reason, {"name": [None, name]})
         return reason
-    before = {"name": reason.name, "active": reason.active}
+    before = {
+        "name": reason.name,
+        "active": reason.active,
+        "disposition_code": reason.disposition_code,
+    }
     reason.name, reason.active = name, active
-    reason.save(update_fields=["name", "active"])
-    record(actor, "wrapup_reason.change", reason, diff(before, {"name": name, "active": active}))
+    if disposition_code is not None:
+        reason.disposition_code = disposition_code
+    reason.save(update_fields=["name", "active", "disposition_code"])
+    after = {"name": name, "active": active, "disposition_code": reason.disposition_code}
+    changes = diff(before, after)
+    if changes:
+        record(actor, "wrapup_reason.change", reason, changes)
     return reason
 
 
@@ -626,12 +648,44 @@ def do_close(
         detail=reason.name if reason else "",
         data={"reason": reason.pk if reason else None, "note": row.wrapup_note},
     )
+    if reason is not None and reason.disposition_code:
+        _report_disposition(user, row, reason, now)
     if row.assignee_id == user.pk and row.mailbox.rest_seconds:
         MailboxMember.objects.filter(mailbox_id=row.mailbox_id, user=user).update(
             rest_until=now + dt.timedelta(seconds=row.mailbox.rest_seconds)
         )
     routing.request_routing(row.mailbox)
     return row
+
+
+def _report_disposition(
+    user: User, row: Conversation, reason: WrapUpReason, now: dt.datetime
+) -> None:
+    """The wrap-up reason's disposition code, reported as a call of this conversation (once per
+    conversation): its rule's email goes to the customer's address in the conversation."""
+    from herald.dispositions import actions as dispositions
+    from herald.dispositions.models import DispositionSource
+
+    customer = (
+        row.messages.filter(direction=Direction.IN).exclude(from_address="").order_by("-at").first()
+    )
+    email = customer.from_address if customer else ""
+    if not email:
+        email = str(row.contact.variables().get("email") or "")
+    dispositions.do_record_disposition(
+        Actor.for_user(user),
+        dispositions.Call(
+            call_id=f"conversation-{row.pk}",
+            code=reason.disposition_code,
+            agent=user.name or user.email,
+            called_at=now,
+            variables={"conversation_subject": row.subject, "wrap_up_reason": reason.name},
+        ),
+        row.contact,
+        email,
+        source=DispositionSource.DESK,
+        conversation=row,
+    )
 
 
 def _check_worker(user: User, row: Conversation) -> None:

@@ -348,6 +348,9 @@ class WrapUpReason(models.Model):
     )
     name = models.CharField(_("reason"), max_length=100)
     active = models.BooleanField(_("offered"), default=True)
+    # Closing with this reason reports this disposition code (herald.dispositions): the email
+    # its rule maps, if any, goes to the customer. Empty: none.
+    disposition_code = models.CharField(_("disposition code"), max_length=64, blank=True)
 
     class Meta:
         ordering = ["name"]

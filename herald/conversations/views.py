@@ -564,13 +564,17 @@ def wrapup_reasons(request: HttpRequest) -> HttpResponse:
                 mailbox=mailbox,
                 name=request.POST.get("name", reason.name if reason else ""),
                 active=request.POST.get("active", "1") == "1",
+                disposition_code=request.POST.get("disposition_code"),
             )
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
         else:
             messages.success(request, _("Wrap-up reasons saved."))
         return redirect("conversations:wrapup")
-    return render(request, "conversations/wrapup.html", {"mailboxes": mailboxes})
+    from herald.dispositions.models import DispositionRule
+
+    codes = DispositionRule.objects.values_list("code", flat=True)
+    return render(request, "conversations/wrapup.html", {"mailboxes": mailboxes, "codes": codes})
 
 
 @role_required(Role.MANAGER)

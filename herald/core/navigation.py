@@ -34,6 +34,7 @@ NAVIGATION: list[NavItem] = [
     NavItem(_("Templates"), "messaging:list", Role.MANAGER, "messaging"),
     NavItem(_("Mailboxes"), "mailboxes:list", Role.MANAGER, "mailboxes"),
     NavItem(_("Campaigns"), "campaigns:list", Role.MANAGER, "campaigns"),
+    NavItem(_("Dispositions"), "dispositions:page", Role.MANAGER, "dispositions"),
     NavItem(_("Sandbox mailbox"), "mailboxes:sandbox", Role.AGENT, "mailboxes"),
     NavItem(_("History"), "audit:history", Role.MANAGER, "audit"),
     NavItem(_("Users"), "accounts:users", Role.ADMIN, "accounts-users"),

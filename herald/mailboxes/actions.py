@@ -250,6 +250,7 @@ def do_delete_mailbox(actor: Actor, mailbox: Mailbox) -> None:
     go with it), and that is not the one Herald's own mail goes through."""
     from herald.campaigns.models import Campaign
     from herald.conversations.models import Conversation
+    from herald.dispositions.actions import rules_using
     from herald.inbound.models import InboundMessage
     from herald.mailboxes.system_mail import system_mailbox
 
@@ -262,6 +263,7 @@ def do_delete_mailbox(actor: Actor, mailbox: Mailbox) -> None:
         reasons.append(_("%(n)d conversations belong to it") % {"n": conversations})
     if InboundMessage.objects.filter(mailbox=mailbox).exists():
         reasons.append(_("mail it received is kept with it"))
+    reasons += rules_using(mailbox=mailbox)
     system = system_mailbox()
     if system is not None and system.pk == mailbox.pk:
         reasons.append(_("Herald's own mail (password resets) goes through it"))

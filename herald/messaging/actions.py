@@ -220,6 +220,7 @@ def do_delete_template(actor: Actor, template: Template) -> None:
     """Deletes a template; refused while a campaign or a mailbox uses it (a campaign keeps the
     template it sent; a mailbox's automatic answer would silently stop)."""
     from herald.campaigns.models import Campaign
+    from herald.dispositions.actions import rules_using
     from herald.mailboxes.models import Mailbox
 
     campaigns = Campaign.objects.filter(
@@ -230,6 +231,7 @@ def do_delete_template(actor: Actor, template: Template) -> None:
         Q(ack_template=template) | Q(optout_template=template)
     ).order_by("name")
     reasons += [_("mailbox “%(name)s” answers with it") % {"name": m.name} for m in mailboxes[:10]]
+    reasons += rules_using(template=template)
     refuse_if(_("The template “%(name)s”") % {"name": template.name}, reasons)
     record(actor, "template.delete", template, {"name": [template.name, None]})
     template.delete()
