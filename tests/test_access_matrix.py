@@ -33,6 +33,7 @@ EXAMPLES: dict[str, Callable[[dict[str, User]], Any]] = {
     "version_id": lambda personas: _template().version.pk,
     "signature_id": lambda personas: _signature().pk,
     "attachment_id": lambda personas: _attachment().pk,
+    "test_send_id": lambda personas: _test_send().pk,
     "list_id": lambda personas: _list().pk,
     "contact_id": lambda personas: _contact().pk,
     "entry_id": lambda personas: _suppression().pk,
@@ -277,6 +278,14 @@ def _attachment():
 
     upload = SimpleUploadedFile("a.txt", b"hello", content_type="text/plain")
     return do_add_attachment(Actor.system("test"), _template().template, upload)
+
+
+def _test_send():
+    from herald.messaging.models import TestSend
+
+    return TestSend.objects.create(
+        version=_template().version, mailbox=_mailbox(), to="test@example.org"
+    )
 
 
 def _token(user: User) -> int:

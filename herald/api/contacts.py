@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from ninja import Field, File, Form, Query, Router, Schema, Status
 from ninja.errors import HttpError
@@ -19,6 +19,7 @@ from herald.audit.actors import Actor
 from herald.contacts import actions, queries
 from herald.contacts.csvfile import FileRefused
 from herald.contacts.erasure import do_erase_contact
+from herald.contacts.export import export_response
 from herald.contacts.models import (
     Address,
     Contact,
@@ -240,6 +241,24 @@ def list_members(request: HttpRequest, list_id: int, filters: Query[MemberFilter
         }
         for m in rows
     ]
+
+
+@router.get(
+    "/lists/{list_id}/export",
+    auth=auth.MANAGER,
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "The list as CSV: a header, then one line per member.",
+                "content": {"text/csv": {"schema": {"type": "string"}}},
+            }
+        }
+    },
+)
+def export_list(request: HttpRequest, list_id: int) -> HttpResponse:
+    """The whole list as CSV (streamed): each member's status in the list, names, addresses and
+    custom fields, as the list page's "Export" gives it."""
+    return export_response(get_object_or_404(ContactList, pk=list_id))
 
 
 @router.patch("/lists/{list_id}", response=ListOut, auth=auth.MANAGER)

@@ -1,21 +1,34 @@
-"""API: templates (save as a new version, versions, restore) and rendering a preview."""
+"""API: templates (save as a new version, versions, restore), a rendered preview, test sends and
+attachments."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Router, Status
+from ninja import Field, File, Router, Schema, Status
 from ninja.errors import HttpError
+from ninja.files import UploadedFile
 
+from herald.accounts.access import current_user
 from herald.accounts.models import Account
 from herald.api import auth
 from herald.api.schemas import Error, Input, InUseOut
 from herald.audit.actors import Actor
+from herald.mailboxes.models import Mailbox
 from herald.messaging import actions
 from herald.messaging.compiling import TemplateInvalidError
-from herald.messaging.models import VERSIONED_FIELDS, Signature, Template, TemplateVersion
+from herald.messaging.models import (
+    VERSIONED_FIELDS,
+    Signature,
+    Template,
+    TemplateAttachment,
+    TemplateVersion,
+    TestSend,
+    TestSendStatus,
+)
 from herald.messaging.queries import compiled_version
 from herald.messaging.rendering import RenderError, render
 from herald.messaging.tasks import preview_links
@@ -157,3 +170,103 @@ def render_preview(request: HttpRequest, template_id: int, payload: RenderIn) ->
     except RenderError as exc:
         raise HttpError(422, exc.reason) from None
     return {"subject": message.subject, "html": message.html, "text": message.text}
+
+
+class TestSendIn(Input):
+    to: str = Field(max_length=320)
+    mailbox_id: int
+    variables: dict[str, str | int | float | bool | None] = Field(
+        default_factory=dict, description="sample contact variables (at most 50)"
+    )
+
+
+class TestSendOut(Schema):
+    id: int
+    to: str
+    mailbox_id: int
+    version: int
+    status: TestSendStatus
+    error: str
+    sent_at: datetime | None
+
+
+def _test_out(test: TestSend) -> dict[str, Any]:
+    return {
+        "id": test.pk,
+        "to": test.to,
+        "mailbox_id": test.mailbox_id,
+        "version": test.version.number,
+        "status": test.status,
+        "error": test.error,
+        "sent_at": test.sent_at,
+    }
+
+
+@router.post(
+    "/templates/{template_id}/test-sends",
+    response={202: TestSendOut, 409: Error},
+    auth=auth.MANAGER,
+)
+def send_test(request: HttpRequest, template_id: int, payload: TestSendIn) -> Status[dict]:
+    """Sends the current version to one address through a mailbox, rendered with the sample
+    variables. Queued (202): the worker sends it; GET the test send to see how it went."""
+    template = get_object_or_404(Template.objects.select_related("current_version"), pk=template_id)
+    if template.current_version is None:
+        raise HttpError(409, "the template has no saved version")
+    if len(payload.variables) > 50:
+        raise HttpError(422, "at most 50 variables")
+    test = actions.do_request_test_send(
+        Actor.for_request(request),
+        template.current_version,
+        get_object_or_404(Mailbox, pk=payload.mailbox_id),
+        payload.to,
+        {k: "" if v is None else str(v) for k, v in payload.variables.items()},
+        requested_by=current_user(request),
+    )
+    return Status(202, _test_out(test))
+
+
+@router.get("/test-sends/{test_send_id}", response=TestSendOut, auth=auth.MANAGER)
+def get_test_send(request: HttpRequest, test_send_id: int) -> dict[str, Any]:
+    """A test send: queued, sent, or failed with the reason."""
+    return _test_out(get_object_or_404(TestSend.objects.select_related("version"), pk=test_send_id))
+
+
+class AttachmentOut(Schema):
+    id: int
+    filename: str
+    content_type: str
+    size: int
+
+
+def _attachment_out(a: TemplateAttachment) -> dict[str, Any]:
+    return {"id": a.pk, "filename": a.filename, "content_type": a.content_type, "size": a.size}
+
+
+@router.get("/templates/{template_id}/attachments", response=list[AttachmentOut], auth=auth.MANAGER)
+def list_attachments(request: HttpRequest, template_id: int) -> list[dict[str, Any]]:
+    """The files every message of the template carries."""
+    template = get_object_or_404(Template, pk=template_id)
+    return [_attachment_out(a) for a in template.attachments.all()]
+
+
+@router.post(
+    "/templates/{template_id}/attachments", response={201: AttachmentOut}, auth=auth.MANAGER
+)
+def add_attachment(
+    request: HttpRequest,
+    template_id: int,
+    file: UploadedFile = File(...),  # noqa: B008
+) -> Status[dict[str, Any]]:
+    """Adds a file (multipart field `file`) to every message of the template; refused (422)
+    above the configured total size."""
+    template = get_object_or_404(Template, pk=template_id)
+    attachment = actions.do_add_attachment(Actor.for_request(request), template, file)
+    return Status(201, _attachment_out(attachment))
+
+
+@router.delete("/attachments/{attachment_id}", response={204: None}, auth=auth.MANAGER)
+def remove_attachment(request: HttpRequest, attachment_id: int) -> Status[None]:
+    attachment = get_object_or_404(TemplateAttachment, pk=attachment_id)
+    actions.do_remove_attachment(Actor.for_request(request), attachment)
+    return Status(204, None)

@@ -10,7 +10,6 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Max
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -20,6 +19,7 @@ from herald.audit.actors import Actor
 from herald.contacts import actions, importing, queries, tasks
 from herald.contacts.csvfile import ENCODINGS, FileRefused
 from herald.contacts.erasure import do_erase_contact
+from herald.contacts.export import export_response
 from herald.contacts.models import (
     Address,
     AddressState,
@@ -36,7 +36,6 @@ from herald.contacts.models import (
     SuppressionReason,
 )
 from herald.contacts.rows import TARGETS
-from herald.core.spreadsheet import Lines, SafeWriter
 
 
 def _errors(exc: ValidationError) -> str:
@@ -227,29 +226,7 @@ def import_report(request: HttpRequest, job_id: int) -> HttpResponse:
 
 @role_required(Role.MANAGER)
 def export(request: HttpRequest, list_id: int) -> HttpResponse:
-    contact_list = get_object_or_404(ContactList, pk=list_id)
-
-    def rows() -> Iterator[str]:
-        out = SafeWriter(Lines())
-        members = (
-            ListMember.objects.filter(contact_list=contact_list)
-            .select_related("contact")
-            .prefetch_related("contact__addresses")
-            .order_by("id")
-        )
-        names: list[str] | None = None
-        for member in members.iterator(chunk_size=2000):
-            variables = member.contact.variables()
-            if names is None:
-                names = list(variables)
-                yield out.writerow(["status", *names])
-            yield out.writerow([member.status, *[variables.get(n, "") for n in names]])
-
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = content_disposition_header(
-        as_attachment=True, filename=f"{contact_list.name}.csv"
-    )
-    return response  # type: ignore[return-value]  # streamed: the list may be large
+    return export_response(get_object_or_404(ContactList, pk=list_id))
 
 
 @role_required(Role.AGENT)
