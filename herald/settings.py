@@ -253,6 +253,13 @@ SANDBOX_SMTP_PORT = env_int("HERALD_SANDBOX_SMTP_PORT", 2525, minimum=0)
 TEMPLATE_ATTACHMENTS_MAX_MB = env_int("HERALD_TEMPLATE_ATTACHMENTS_MAX_MB", 20, minimum=1)
 TEMPLATE_ATTACHMENTS_WARN_MB = 10
 
+# Scheduled list refreshes: a file path must lie under this folder (nothing else on the server can
+# be read through a list); a downloaded file may be this large; REFRESH_CA_FILE adds certificate
+# authorities (PEM) to trust for HTTPS addresses, besides the system's.
+REFRESH_DIR = Path(env_str("HERALD_REFRESH_DIR", str(DATA_DIR / "refresh"))).resolve()
+REFRESH_MAX_MB = env_int("HERALD_REFRESH_MAX_MB", 2048, minimum=1)
+REFRESH_CA_FILE = env_str("HERALD_REFRESH_CA_FILE", "")
+
 # DNS servers for the optional MX check of imported domains ("host" or "host:port", comma-
 # separated); empty: the system's resolver.
 DNS_NAMESERVERS = env_list("HERALD_DNS_NAMESERVERS", [])

@@ -5,6 +5,7 @@ Every operation calls the same actions as the pages (herald.contacts.actions).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -28,6 +29,7 @@ from herald.contacts.models import (
     ImportJob,
     ImportMode,
     ListMember,
+    ListRefresh,
     Suppression,
 )
 
@@ -397,3 +399,111 @@ def remove_suppression(request: HttpRequest, entry_id: int) -> Status[None]:
         Actor.for_request(request), get_object_or_404(Suppression, pk=entry_id)
     )
     return Status(204, None)
+
+
+class RefreshIn(Input):
+    url: str = Field("", max_length=2000, description="an https:// address of the CSV file")
+    path: str = Field("", max_length=500, description="or a file under HERALD_REFRESH_DIR")
+    when: str = Field(max_length=200, description='e.g. "every Monday 06:00"')
+    columns: dict[str, str] = Field(
+        default_factory=dict, description="column -> target; empty: guessed from the header"
+    )
+    active: bool = True
+
+
+class RefreshOut(Schema):
+    list_id: int
+    url: str
+    path: str
+    when: str
+    columns: dict[str, str]
+    active: bool
+    next_run_at: datetime | None
+
+
+class RefreshRunOut(Schema):
+    id: int
+    source: str
+    status: str
+    error: str
+    started_at: datetime
+    finished_at: datetime | None
+    import_id: int | None
+    imported: int | None
+    updated: int | None
+    removed: int | None
+    rejected: int | None
+
+
+def _refresh_out(refresh: ListRefresh) -> dict[str, Any]:
+    return {
+        "list_id": refresh.contact_list_id,
+        "url": refresh.url,
+        "path": refresh.path,
+        "when": actions.refresh_state(refresh)["recurrence"],
+        "columns": refresh.columns,
+        "active": refresh.active,
+        "next_run_at": refresh.next_run_at,
+    }
+
+
+@router.get("/lists/{list_id}/refresh", response=RefreshOut, auth=auth.MANAGER)
+def get_refresh(request: HttpRequest, list_id: int) -> dict[str, Any]:
+    """The list's scheduled refresh (404 when it has none)."""
+    return _refresh_out(get_object_or_404(ListRefresh, contact_list_id=list_id))
+
+
+@router.put("/lists/{list_id}/refresh", response=RefreshOut, auth=auth.MANAGER)
+def set_refresh(request: HttpRequest, list_id: int, payload: RefreshIn) -> dict[str, Any]:
+    """Refreshes the list on a schedule from an HTTPS address or a server file, in replace
+    mode: the file's people become the list's members. A failed run shows on the list and is
+    sent as a `list.refresh_failed` webhook."""
+    contact_list = get_object_or_404(ContactList, pk=list_id)
+    refresh = actions.do_set_refresh(
+        Actor.for_request(request),
+        contact_list,
+        url=payload.url,
+        path=payload.path,
+        recurrence=actions.recurrence_from_text(payload.when),
+        columns=payload.columns,
+        active=payload.active,
+    )
+    return _refresh_out(refresh)
+
+
+@router.delete("/lists/{list_id}/refresh", response={204: None}, auth=auth.MANAGER)
+def remove_refresh(request: HttpRequest, list_id: int) -> Status[None]:
+    refresh = get_object_or_404(ListRefresh, contact_list_id=list_id)
+    actions.do_remove_refresh(Actor.for_request(request), refresh)
+    return Status(204, None)
+
+
+@router.post("/lists/{list_id}/refresh/run", response={202: RefreshOut}, auth=auth.MANAGER)
+def run_refresh(request: HttpRequest, list_id: int) -> Status[dict[str, Any]]:
+    """Refreshes the list now (a worker starts within seconds); see the runs for how it went."""
+    refresh = get_object_or_404(ListRefresh, contact_list_id=list_id)
+    actions.do_refresh_now(Actor.for_request(request), refresh)
+    refresh.refresh_from_db()
+    return Status(202, _refresh_out(refresh))
+
+
+@router.get("/lists/{list_id}/refresh/runs", response=list[RefreshRunOut], auth=auth.MANAGER)
+def refresh_runs(request: HttpRequest, list_id: int) -> list[dict[str, Any]]:
+    """The list's last 100 refreshes, newest first, with their import's counts."""
+    contact_list = get_object_or_404(ContactList, pk=list_id)
+    return [
+        {
+            "id": r.pk,
+            "source": r.source,
+            "status": r.status,
+            "error": r.error,
+            "started_at": r.started_at,
+            "finished_at": r.finished_at,
+            "import_id": r.job_id,
+            "imported": r.job.imported if r.job else None,
+            "updated": r.job.updated if r.job else None,
+            "removed": r.job.removed if r.job else None,
+            "rejected": r.job.rejected if r.job else None,
+        }
+        for r in contact_list.refresh_runs.select_related("job")[:100]
+    ]

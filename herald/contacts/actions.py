@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -19,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from herald.audit.actions import diff, record, snapshot
 from herald.audit.actors import Actor
+from herald.campaigns import windows
 from herald.contacts import addresses, csvfile
 from herald.contacts.models import (
     MAX_ADDRESSES,
@@ -32,6 +34,7 @@ from herald.contacts.models import (
     ImportMode,
     ImportStatus,
     ListMember,
+    ListRefresh,
     Suppression,
     SuppressionReason,
     SuppressionSource,
@@ -527,3 +530,93 @@ def do_start_import(
         job_id = job.pk
         transaction.on_commit(lambda: run_import_task.enqueue(job_id))
     return job
+
+
+# -- scheduled refresh -------------------------------------------------------------------------
+
+REFRESH_FIELDS = ["url", "path", "recurrence", "columns", "active"]
+
+
+def _clean_refresh(refresh: ListRefresh) -> None:
+    from herald.contacts.refresh import RefreshError, allowed_path
+
+    errors: dict[str, list[str]] = {}
+    refresh.url, refresh.path = refresh.url.strip(), refresh.path.strip()
+    if bool(refresh.url) == bool(refresh.path):
+        errors["url"] = [_("Give an HTTPS address or a file on the server (one of them).")]
+    elif refresh.url:
+        parts = urlsplit(refresh.url)
+        if parts.scheme != "https" or not parts.hostname:
+            errors["url"] = [_("An https:// address, e.g. https://crm.example.com/export.csv")]
+    else:
+        try:
+            allowed_path(refresh.path)
+        except RefreshError as exc:
+            errors["path"] = [str(exc)]
+    try:
+        windows.recurrence_from_json(refresh.recurrence)
+    except ValueError as exc:
+        errors["recurrence"] = [str(exc)]
+    if refresh.columns:
+        problems = mapping_errors(list(refresh.columns), refresh.columns)
+        if problems:
+            errors["columns"] = problems
+    if errors:
+        raise ValidationError(errors)
+
+
+def recurrence_from_text(text: str) -> dict[str, Any]:
+    """The JSON of "every Monday 06:00"; raises ValidationError saying what to fix."""
+    try:
+        return windows.recurrence_to_json(windows.parse_recurrence(text))
+    except ValueError as exc:
+        raise ValidationError({"recurrence": [str(exc)]}) from None
+
+
+def refresh_state(refresh: ListRefresh) -> dict[str, Any]:
+    state = snapshot(refresh, REFRESH_FIELDS)
+    state["recurrence"] = windows.format_recurrence(
+        windows.recurrence_from_json(refresh.recurrence)
+    )
+    return state
+
+
+@transaction.atomic
+def do_set_refresh(actor: Actor, contact_list: ContactList, **fields: Any) -> ListRefresh:
+    """Creates or changes the list's scheduled refresh: ``url`` (HTTPS) or ``path`` (under
+    ``REFRESH_DIR``), ``recurrence`` (JSON, see ``recurrence_from_text``), ``columns`` (a
+    mapping; empty: guessed from each file's header), ``active``. Each run replaces the list's
+    members with the file's people."""
+    from herald.contacts.refresh import next_time
+
+    unknown = set(fields) - set(REFRESH_FIELDS)
+    if unknown:
+        raise TypeError(f"cannot set {', '.join(sorted(unknown))} on a refresh")
+    refresh = ListRefresh.objects.select_for_update().filter(contact_list=contact_list).first()
+    before = refresh_state(refresh) if refresh else {}
+    if refresh is None:
+        if "recurrence" not in fields:
+            raise ValidationError({"recurrence": [_("Say when, e.g. every Monday 06:00.")]})
+        refresh = ListRefresh(contact_list=contact_list)
+    for name, value in fields.items():
+        setattr(refresh, name, value if value is not None else "")
+    _clean_refresh(refresh)
+    refresh.next_run_at = next_time(refresh, timezone.now()) if refresh.active else None
+    refresh.save()
+    changes = diff(before, refresh_state(refresh))
+    if changes:
+        record(actor, "contact_list.refresh", contact_list, changes)
+    return refresh
+
+
+@transaction.atomic
+def do_remove_refresh(actor: Actor, refresh: ListRefresh) -> None:
+    record(actor, "contact_list.refresh", refresh.contact_list, diff(refresh_state(refresh), {}))
+    refresh.delete()
+
+
+@transaction.atomic
+def do_refresh_now(actor: Actor, refresh: ListRefresh) -> None:
+    """Asks the worker to refresh the list at once (within seconds); the schedule goes on."""
+    ListRefresh.objects.filter(pk=refresh.pk).update(next_run_at=timezone.now(), active=True)
+    record(actor, "contact_list.refresh_now", refresh.contact_list, {})

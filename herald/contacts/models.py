@@ -389,3 +389,63 @@ class ImportRejection(models.Model):
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.reason}"
+
+
+class ListRefresh(models.Model):
+    """A list kept up to date from a file elsewhere: on a schedule, the file at an HTTPS address
+    (or a path under ``HERALD_REFRESH_DIR`` on the server) replaces the list's members (new
+    people in, people no longer in the file out). Run by the worker (herald.contacts.refresh)."""
+
+    contact_list = models.OneToOneField(
+        ContactList, on_delete=models.CASCADE, related_name="refresh"
+    )
+    url = models.CharField(_("HTTPS address"), max_length=2000, blank=True)
+    path = models.CharField(_("file on the server"), max_length=500, blank=True)
+    # herald.campaigns.windows recurrence JSON ("every Monday 06:00"), the account's time zone.
+    recurrence = models.JSONField(_("when"))
+    # The column mapping of herald.contacts.rows; empty: guessed from each file's header.
+    columns = models.JSONField(default=dict, blank=True)
+    active = models.BooleanField(_("on"), default=True)
+    next_run_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=now)
+
+    def __str__(self) -> str:
+        return f"refresh of {self.contact_list}"
+
+    @property
+    def source(self) -> str:
+        return self.url or self.path
+
+
+class RefreshStatus(models.TextChoices):
+    RUNNING = "running", _("running")
+    DONE = "done", _("done")
+    FAILED = "failed", _("failed")
+
+
+class RefreshRun(models.Model):
+    """One scheduled refresh of a list: the file fetched, then imported by its ImportJob (whose
+    report of rejected rows is kept); failed with the reason when either step fails."""
+
+    contact_list = models.ForeignKey(
+        ContactList, on_delete=models.CASCADE, related_name="refresh_runs"
+    )
+    source = models.CharField(max_length=2000)
+    status = models.CharField(max_length=8, choices=RefreshStatus.choices)
+    error = models.TextField(blank=True)
+    job = models.ForeignKey(
+        ImportJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    started_at = models.DateTimeField(default=now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(
+                fields=["status"], condition=models.Q(status="running"), name="refresh_run_running"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact_list} at {self.started_at:%Y-%m-%d %H:%M} ({self.status})"

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_tasks import task
 
-from herald.contacts import importing
+from herald.contacts import importing, refresh
 from herald.contacts.models import ImportJob, ImportStatus
 from herald.core.worker import register_loop
 
@@ -65,3 +65,7 @@ def index_field_task(name: str) -> bool:
     if queries.unindexed_field(f"{name}=") != name:
         return False  # not a field name we index, or indexed meanwhile
     return queries.ensure_field_index(name)
+
+
+# Scheduled list refreshes: every worker takes the due ones (herald.contacts.refresh).
+register_loop("contacts-refresh", interval=5.0)(refresh.step)

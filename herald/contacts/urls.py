@@ -33,6 +33,7 @@ urlpatterns = [
     ),
     path("lists/<int:list_id>/upload/", views.upload, name="upload"),
     path("lists/<int:list_id>/check-mx/", views.check_mx, name="check_mx"),
+    path("lists/<int:list_id>/refresh/", views.refresh, name="refresh"),
     path("lists/<int:list_id>/export.csv", views.export, name="export"),
     path("imports/<int:job_id>/", views.import_detail, name="import"),
     path("imports/<int:job_id>/progress/", views.import_progress, name="import_progress"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Max
@@ -32,6 +33,8 @@ from herald.contacts.models import (
     ImportMode,
     ImportStatus,
     ListMember,
+    ListRefresh,
+    RefreshStatus,
     Suppression,
     SuppressionReason,
 )
@@ -96,8 +99,53 @@ def list_detail(request: HttpRequest, list_id: int) -> HttpResponse:
             "no_mx": Address.objects.filter(
                 contact__memberships__contact_list=contact_list, state=AddressState.NO_MX
             ).count(),
+            **_refresh_context(contact_list),
         },
     )
+
+
+def _refresh_context(contact_list: ContactList) -> dict[str, Any]:
+    refresh = ListRefresh.objects.filter(contact_list=contact_list).first()
+    runs = list(contact_list.refresh_runs.select_related("job")[:10])
+    return {
+        "refresh": refresh,
+        "refresh_when": actions.refresh_state(refresh)["recurrence"] if refresh else "",
+        "refresh_runs": runs,
+        "refresh_failed": runs[0] if runs and runs[0].status == RefreshStatus.FAILED else None,
+        "refresh_dir": settings.REFRESH_DIR,
+    }
+
+
+@role_required(Role.MANAGER)
+@require_POST
+def refresh(request: HttpRequest, list_id: int) -> HttpResponse:
+    """The list's scheduled refresh: set (source and time), run now, or remove."""
+    contact_list = get_object_or_404(ContactList, pk=list_id)
+    actor = Actor.for_request(request)
+    existing = ListRefresh.objects.filter(contact_list=contact_list).first()
+    what = request.POST.get("action", "save")
+    try:
+        if what == "remove" and existing is not None:
+            actions.do_remove_refresh(actor, existing)
+            messages.success(request, _("The list is no longer refreshed."))
+        elif what == "now" and existing is not None:
+            actions.do_refresh_now(actor, existing)
+            messages.success(request, _("The refresh starts in a few seconds."))
+        else:
+            source = request.POST.get("source", "").strip()
+            https = source.lower().startswith("https://")
+            actions.do_set_refresh(
+                actor,
+                contact_list,
+                url=source if https else "",
+                path="" if https else source,
+                recurrence=actions.recurrence_from_text(request.POST.get("when", "")),
+                active=request.POST.get("active") == "1",
+            )
+            messages.success(request, _("Scheduled refresh saved."))
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+    return redirect("contacts:list", list_id=contact_list.pk)
 
 
 @role_required(Role.MANAGER)

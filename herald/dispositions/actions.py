@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from herald.audit.actions import diff, record, snapshot
 from herald.audit.actors import Actor
-from herald.campaigns import windows
+from herald.campaigns import forms, windows
 from herald.campaigns.actions import account_zone
 from herald.contacts import addresses
 from herald.contacts.models import Address, AddressState, Contact
@@ -75,18 +75,18 @@ def _clean_rule(rule: DispositionRule) -> None:
         raise ValidationError(errors)
 
 
-def windows_from_text(text: str) -> list[dict[str, object]]:
+def windows_from_text(text: str) -> list[dict[str, Any]]:
     """The JSON of send windows written as text ("Mon-Fri 09:00-18:00"); empty: any time."""
     if not text.strip():
         return []
     try:
-        return windows.to_json(windows.parse_windows(text))
+        return forms.windows_from_text(text)
     except ValueError as exc:
         raise ValidationError({"windows": [str(exc)]}) from None
 
 
 def windows_text(rule: DispositionRule) -> str:
-    return windows.format_windows(windows.from_json(rule.windows)) if rule.windows else ""
+    return forms.windows_text(rule.windows)
 
 
 def _state(rule: DispositionRule) -> dict[str, Any]:

@@ -5,7 +5,10 @@ Types: ``delivery.<kind>`` for what happened to one campaign message (sent, defe
 bounced, soft_bounced, delayed, opened, clicked, rated, replied, unsubscribed, complained,
 autoreplied, skipped); ``campaign.<kind>`` (launched, paused, resumed, completed, cancelled);
 ``conversation.<kind>`` (created, received, taken, assigned, replied, closed, ...);
-``import.finished``.
+``import.finished``; ``suppression.<reason>`` when an address or domain is added to the
+suppression list (``suppression.opt_out``: an opt-out keyword; ``suppression.unsubscribed``: the
+unsubscribe link; hard_bounce, complaint, soft_bounces, manual); ``list.refresh_failed`` when a
+scheduled list refresh fails.
 """
 
 from __future__ import annotations
@@ -14,7 +17,13 @@ from datetime import datetime
 from typing import Any
 
 from herald.campaigns.models import Event, EventKind
-from herald.contacts.models import ImportJob
+from herald.contacts.models import (
+    Address,
+    ImportJob,
+    RefreshRun,
+    Suppression,
+    SuppressionReason,
+)
 from herald.conversations.models import ConversationEvent, ConversationEventKind
 
 CAMPAIGN_KINDS = {"launched", "paused", "resumed", "completed", "cancelled"}
@@ -23,7 +32,8 @@ EVENT_TYPES = sorted(
     [f"delivery.{k}" for k in DELIVERY_KINDS]
     + [f"campaign.{k}" for k in CAMPAIGN_KINDS]
     + [f"conversation.{k}" for k in ConversationEventKind.values]
-    + ["import.finished"]
+    + ["import.finished", "list.refresh_failed"]
+    + [f"suppression.{r}" for r in SuppressionReason.values if r != SuppressionReason.ERASED]
 )
 _INTERNAL = {"tally", "counted"}  # bookkeeping of the statistics, not news
 
@@ -111,4 +121,50 @@ def import_events(ids: list[int]) -> dict[int, Built]:
     return out
 
 
-BUILDERS = {"e": campaign_events, "c": conversation_events, "i": import_events}
+def suppression_events(ids: list[int]) -> dict[int, Built]:
+    out: dict[int, Built] = {}
+    rows = list(Suppression.objects.filter(pk__in=ids))
+    contacts = dict(
+        Address.objects.filter(email_key__in=[r.value for r in rows if not r.is_domain])
+        .order_by("-contact_id")
+        .values_list("email_key", "contact_id")
+    )  # the oldest contact with the address wins (the last one written)
+    for row in rows:
+        data = {
+            "suppression_id": row.pk,
+            "value": row.value,
+            "is_domain": row.is_domain,
+            "reason": row.reason,
+            "source": row.source,
+            "note": row.note,
+            "contact_id": None if row.is_domain else contacts.get(row.value),
+        }
+        kind, key = f"suppression.{row.reason}", f"suppression:{row.value}"
+        out[row.pk] = (kind, key, {"type": kind, "timestamp": _iso(row.created_at), "data": data})
+    return out
+
+
+def refresh_events(ids: list[int]) -> dict[int, Built]:
+    out: dict[int, Built] = {}
+    for run in RefreshRun.objects.filter(pk__in=ids).select_related("contact_list"):
+        data = {
+            "list_id": run.contact_list_id,
+            "list_name": run.contact_list.name,
+            "run_id": run.pk,
+            "source": run.source,
+            "error": run.error,
+            "import_id": run.job_id,
+        }
+        kind, key = "list.refresh_failed", f"list:{run.contact_list_id}"
+        at = run.finished_at or run.started_at
+        out[run.pk] = (kind, key, {"type": kind, "timestamp": _iso(at), "data": data})
+    return out
+
+
+BUILDERS = {
+    "e": campaign_events,
+    "c": conversation_events,
+    "i": import_events,
+    "s": suppression_events,
+    "r": refresh_events,
+}

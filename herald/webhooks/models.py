@@ -63,7 +63,8 @@ class Endpoint(models.Model):
 class Captured(models.Model):
     """An event recorded and not yet fanned out (written by the triggers only)."""
 
-    source = models.CharField(max_length=1)  # e: campaign event, c: conversation event, i: import
+    # e: campaign event, c: conversation event, i: import, s: suppression, r: list refresh
+    source = models.CharField(max_length=1)
     row_id = models.BigIntegerField()
 
     def __str__(self) -> str:

@@ -23,6 +23,13 @@ from herald.campaigns.models import Delivery, Event
 from herald.webhooks import actions, dispatch
 from herald.webhooks.models import Captured, Endpoint, FeedEvent, Message, MessageState
 from tests import test_access_matrix as objects
+from tests.campaigns import conftest as campaign_fixtures
+from tests.inbound import test_processing
+
+smtp = campaign_fixtures.smtp
+mailbox = campaign_fixtures.mailbox
+make_campaign = campaign_fixtures.make_campaign
+sent = test_processing.sent
 
 pytestmark = pytest.mark.django_db
 ADMIN = Actor.system("test")
@@ -363,3 +370,33 @@ def test_the_signing_secret_is_encrypted_at_rest(receiver: Receiver):
     assert endpoint.secret.startswith("whsec_")
     assert endpoint.secret not in stored
     assert Endpoint.objects.get().secret == endpoint.secret
+
+
+def test_opt_outs_and_other_suppressions_have_their_own_types(receiver: Receiver, sent):
+    """An opt-out keyword replied to a campaign message is ``suppression.opt_out``, with the
+    contact it concerns; a manager's entry is ``suppression.manual``; the hashes an erasure
+    leaves are nothing a receiver could use, and are not sent."""
+    from herald.contacts.actions import do_add_suppression
+    from herald.contacts.erasure import do_erase_contact
+    from tests.inbound.conftest import receive
+    from tests.inbound.test_processing import reply
+
+    endpoint = actions.do_create_endpoint(ADMIN, receiver.url)
+    delivery, message = sent
+    receive(delivery.campaign.mailbox, reply(message, "STOP"))
+    do_add_suppression(ADMIN, "@spam.example", reason="manual")
+    run()
+    suppressions = [m for m in receiver.accepted() if m["type"].startswith("suppression.")]
+    opt_out, manual = suppressions
+    assert opt_out["type"] == "suppression.opt_out"
+    assert opt_out["data"]["value"] == "ann@example.com"
+    assert opt_out["data"]["contact_id"] == delivery.contact_id
+    assert manual["type"] == "suppression.manual"
+    assert manual["data"]["is_domain"] is True
+    first = next(r for r in receiver.received if b"suppression.opt_out" in r["body"])
+    assert Webhook(endpoint.secret).verify(first["body"], first["headers"])
+
+    do_erase_contact(ADMIN, delivery.contact)
+    run()
+    after = [m for m in receiver.accepted() if m["type"].startswith("suppression.")]
+    assert after == suppressions  # nothing more
