@@ -13,7 +13,7 @@ FAILED = "NEW.status = 'failed' AND OLD.status <> 'failed'"
 SQLITE = [
     f"""
     CREATE TRIGGER webhooks_capture_suppressions AFTER INSERT ON contacts_suppression
-    WHEN NEW.reason <> 'erased' AND NEW.value NOT LIKE 'sha256:%' AND {LISTENING}
+    WHEN NEW.reason <> 'erased' AND substr(NEW.value, 1, 7) <> 'sha256:' AND {LISTENING}
     BEGIN
         INSERT INTO webhooks_captured (source, row_id) VALUES ('s', NEW.id);
     END
@@ -33,7 +33,7 @@ PG = [
         IF {LISTENING} THEN
             INSERT INTO webhooks_captured (source, row_id)
             SELECT 's', id FROM new_rows
-            WHERE reason <> 'erased' AND value NOT LIKE 'sha256:%' ORDER BY id;
+            WHERE reason <> 'erased' AND substr(value, 1, 7) <> 'sha256:' ORDER BY id;
         END IF;
         RETURN NULL;
     END $$;
