@@ -618,5 +618,7 @@ def do_remove_refresh(actor: Actor, refresh: ListRefresh) -> None:
 @transaction.atomic
 def do_refresh_now(actor: Actor, refresh: ListRefresh) -> None:
     """Asks the worker to refresh the list at once (within seconds); the schedule goes on."""
-    ListRefresh.objects.filter(pk=refresh.pk).update(next_run_at=timezone.now(), active=True)
+    if not refresh.active:
+        raise ValidationError({"active": [_("The refresh is off: turn it on to run it.")]})
+    ListRefresh.objects.filter(pk=refresh.pk).update(next_run_at=timezone.now())
     record(actor, "contact_list.refresh_now", refresh.contact_list, {})

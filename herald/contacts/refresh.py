@@ -47,6 +47,7 @@ logger = logging.getLogger(__name__)
 
 TIMEOUT = urllib3.Timeout(connect=10.0, read=60.0)
 CHUNK = 1 << 20
+STALLED = dt.timedelta(hours=1)  # a download takes minutes at most (timeouts, size bound)
 ACTOR = Actor.system("scheduled refresh")
 
 
@@ -156,8 +157,16 @@ def _settle(row: RefreshRun, status: str, error: str = "") -> None:
     row.save(update_fields=["status", "error", "finished_at"])
 
 
-def settle_imports() -> None:
-    """Runs whose import finished: done, or failed with the import's reason."""
+def settle_imports(now: dt.datetime) -> None:
+    """Runs whose import finished: done, or failed with the import's reason. A run that never
+    got to its import (its worker was stopped while downloading) is failed after an hour."""
+    RefreshRun.objects.filter(
+        status=RefreshStatus.RUNNING, job__isnull=True, started_at__lt=now - STALLED
+    ).update(
+        status=RefreshStatus.FAILED,
+        error="the worker stopped while fetching the file; the next occurrence tries again",
+        finished_at=now,
+    )
     running = RefreshRun.objects.filter(status=RefreshStatus.RUNNING, job__isnull=False)
     for row in running.select_related("job"):
         job = row.job
@@ -185,7 +194,8 @@ def take_due(now: dt.datetime) -> list[ListRefresh]:
 
 def step() -> bool:
     """The worker loop's step: settle finished runs, then run what is due."""
-    settle_imports()
-    for refresh in take_due(timezone.now()):
+    now = timezone.now()
+    settle_imports(now)
+    for refresh in take_due(now):
         run(refresh)
     return False

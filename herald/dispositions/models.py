@@ -82,6 +82,7 @@ class Disposition(models.Model):
     reason = models.CharField(max_length=1000, blank=True)  # why skipped / failed / deferred
     due_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    first_attempt_at = models.DateTimeField(null=True, blank=True)  # retries stop a day after
     lease_until = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     message_id = models.CharField(max_length=500, blank=True)

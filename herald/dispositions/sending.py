@@ -8,7 +8,8 @@ suppressed (an opt-out made after the call holds); the rule's windows must be op
 email waits for the next opening). The message is rendered with the contact's variables, the
 call's (``disposition_code``, ``call_id``, ``call_agent``, ``call_time``) and the extra ones
 the call carried, written once and kept, DKIM-signed, and sent through the rule's mailbox.
-A 4xx or a network failure is retried with the dialer's backoff for ``RETRY_HOURS``; a 5xx or
+A 4xx or a network failure is retried with the dialer's backoff for ``RETRY_HOURS`` after the
+first attempt (however long the email waited for its delay and windows); a 5xx or
 a template that cannot be rendered fails it with the reason.
 """
 
@@ -20,6 +21,7 @@ from email.utils import make_msgid
 
 from django.conf import settings
 from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from herald.accounts.models import Account
@@ -58,7 +60,10 @@ def claim(row_id: int, now: dt.datetime) -> bool:
     )
     return bool(
         Disposition.objects.filter(taken, pk=row_id).update(
-            state=DispositionState.SENDING, lease_until=now + LEASE, attempts=F("attempts") + 1
+            state=DispositionState.SENDING,
+            lease_until=now + LEASE,
+            attempts=F("attempts") + 1,
+            first_attempt_at=Coalesce(F("first_attempt_at"), now),
         )
     )
 
@@ -118,7 +123,8 @@ def send(row_id: int) -> str:  # noqa: PLR0911 - one return per outcome, in orde
 
 def _failed(row: Disposition, words: str, *, permanent: bool) -> str:
     now = timezone.now()
-    give_up = row.created_at + dt.timedelta(hours=RETRY_HOURS) <= now
+    first = row.first_attempt_at or now
+    give_up = first + dt.timedelta(hours=RETRY_HOURS) <= now
     logger.warning("disposition email not sent", extra={"disposition": row.pk, "error": words})
     if permanent or give_up:
         if give_up and not permanent:

@@ -211,3 +211,26 @@ def test_each_occurrence_is_taken_by_one_worker(server, customers, api_for, mike
     now = timezone.now()
     assert len(refresh.take_due(now)) == 1
     assert refresh.take_due(now) == []  # a second worker at the same moment finds nothing
+
+
+def test_a_refresh_that_is_off_does_not_run_and_a_stalled_download_is_failed(
+    server, customers, api_for, mike
+):
+    api = api_for(mike)
+    set_refresh(api, customers, url=server.url, active=False)
+    assert ListRefresh.objects.get().next_run_at is None
+    refused = api.post(f"/api/v1/lists/{customers.pk}/refresh/run")
+    assert refused.status_code == 422
+    assert "turn it on" in str(refused.json()["detail"])
+
+    # A worker stopped in the middle of a download leaves a run without an import.
+    stalled = RefreshRun.objects.create(
+        contact_list=customers,
+        source=server.url,
+        status="running",
+        started_at=timezone.now() - dt.timedelta(hours=2),
+    )
+    refresh.step()
+    stalled.refresh_from_db()
+    assert stalled.status == "failed"
+    assert "worker stopped" in stalled.error

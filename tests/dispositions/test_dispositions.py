@@ -349,3 +349,20 @@ def test_erasing_the_contact_erases_its_calls_and_stops_their_emails(
     Disposition.objects.update(due_at=timezone.now())
     sending.send_due()
     assert smtp.received == []
+
+
+def test_temporary_refusals_are_retried_for_a_day_after_the_first_attempt(
+    rule: dict[str, Any], voice_api: Client
+) -> None:
+    report(voice_api, call_id="t", email="data-451@example.org", variables={"order_number": 1})
+    sending.send_due()
+    row = Disposition.objects.get()
+    assert row.state == "deferred"
+    # A day after the first attempt, the next refusal is the last.
+    Disposition.objects.update(
+        first_attempt_at=timezone.now() - dt.timedelta(hours=25), due_at=timezone.now()
+    )
+    sending.send_due()
+    row.refresh_from_db()
+    assert row.state == "failed"
+    assert row.reason.startswith("gave up after 2 attempts: 451")

@@ -49,6 +49,7 @@ class Migration(migrations.Migration):
                 ('reason', models.CharField(blank=True, max_length=1000)),
                 ('due_at', models.DateTimeField(blank=True, null=True)),
                 ('attempts', models.PositiveSmallIntegerField(default=0)),
+                ("first_attempt_at", models.DateTimeField(blank=True, null=True)),
                 ('lease_until', models.DateTimeField(blank=True, null=True)),
                 ('sent_at', models.DateTimeField(blank=True, null=True)),
                 ('message_id', models.CharField(blank=True, max_length=500)),
