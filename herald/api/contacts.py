@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from ninja import Field, File, Form, Query, Router, Schema, Status
 from ninja.errors import HttpError
@@ -257,7 +257,7 @@ def list_members(request: HttpRequest, list_id: int, filters: Query[MemberFilter
         }
     },
 )
-def export_list(request: HttpRequest, list_id: int) -> HttpResponse:
+def export_list(request: HttpRequest, list_id: int) -> StreamingHttpResponse:
     """The whole list as CSV (streamed): each member's status in the list, names, addresses and
     custom fields, as the list page's "Export" gives it."""
     return export_response(get_object_or_404(ContactList, pk=list_id))
