@@ -36,6 +36,12 @@ class MailboxIn(Input):
     smtp_security: Security | None = None
     smtp_username: str | None = None
     smtp_password: str | None = None
+    login_with: Literal["password", "microsoft", "google", "oauth"] | None = None
+    oauth_client_id: str | None = None
+    oauth_client_secret: str | None = None
+    oauth_tenant: str | None = None
+    oauth_issuer: str | None = None
+    oauth_scopes: str | None = None
     receive_enabled: bool | None = None
     imap_host: str | None = None
     imap_port: int | None = None
@@ -69,7 +75,9 @@ class MailboxIn(Input):
     service_level_seconds: int | None = None
     wait_warning_seconds: int | None = None
     wait_critical_seconds: int | None = None
-    clear: list[Literal["smtp_password", "imap_password", "dkim_private_key"]] = []
+    clear: list[
+        Literal["smtp_password", "imap_password", "dkim_private_key", "oauth_client_secret"]
+    ] = []
 
 
 class EnabledIn(Input):
@@ -88,6 +96,8 @@ def _out(mailbox: Mailbox) -> dict[str, Any]:
     for name in SECRET_FIELDS:
         values[f"{name}_set"] = mailbox.has_secret(name)
     values["unreadable_secrets"] = mailbox.unreadable_secrets()
+    values["oauth_signed_in_as"] = mailbox.oauth_account if mailbox.uses_oauth else None
+    values["oauth_error"] = mailbox.oauth_error or None
     return values
 
 

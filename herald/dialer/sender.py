@@ -115,6 +115,16 @@ def smtp_transport(mailbox: Mailbox) -> Transport:
 transport_factory: Callable[[Mailbox], Transport] = smtp_transport
 
 
+def _renew_token(transport: Transport) -> None:
+    """An OAuth mailbox's access token, refreshed in this thread before the SMTP pool's thread
+    opens connections with it (a no-op while it is fresh: herald.mailboxes.oauth)."""
+    config = getattr(transport, "config", None)
+    bearer = getattr(config, "bearer", None)
+    renew = getattr(bearer, "renew", None)
+    if renew is not None:
+        renew()
+
+
 def backoff(attempts: int) -> dt.timedelta:
     """The wait before retry number ``attempts`` (1 = after the first failure)."""
     steps = settings.DIALER_RETRY_MINUTES
@@ -614,9 +624,12 @@ class Dialer:
             mailbox.smtp_username,
             mailbox.smtp_password_encrypted,
             mailbox.max_connections,
+            mailbox.login_with,
+            mailbox.oauth_signed_in_at,  # signed in again: maybe as someone else
         )
         held = self.transports.get(mailbox.pk)
         if held is not None and held[0] == key:
+            _renew_token(held[1])
             return held[1]
         if held is not None:
             held[1].close()

@@ -31,7 +31,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -62,6 +62,9 @@ class SmtpConfig:
     tls_context: ssl.SSLContext | None = None  # verifies certificates by default
     pipelining: bool = True  # used when the server offers it
     max_messages_per_connection: int = 10_000  # some providers refuse more on one connection
+    # OAuth 2.0: the access token to log in with (SASL XOAUTH2 or OAUTHBEARER) instead of the
+    # password, read at each login; its owner keeps it fresh (herald.mailboxes.connection).
+    bearer: Callable[[], str] | None = None
 
     def __post_init__(self) -> None:
         if self.security not in ("none", "starttls", "tls"):
@@ -164,7 +167,9 @@ class SmtpConnection:
                         context or _default_tls(), server_hostname=config.host
                     )
                 await self._ehlo()
-            if config.username:
+            if config.bearer is not None:
+                await self._login_oauth(config.bearer())
+            elif config.username:
                 await self._login()
         except _ConnectionDroppedError as exc:
             await self.close()
@@ -209,6 +214,41 @@ class SmtpConnection:
                 + ("before TLS: choose STARTTLS or SSL/TLS" if config.security == "none" else ""),
                 stage="connect",
             )
+
+    async def _login_oauth(self, token: str) -> None:
+        """SASL XOAUTH2 (Microsoft, Google), else OAUTHBEARER (RFC 7628). A refused token gets
+        a 334 challenge with the server's reasons (JSON); an empty line ends the exchange."""
+        from herald.mailboxes.sasl import oauthbearer, sasl_error, xoauth2
+
+        config = self.config
+        methods = self.extensions.get("auth", "").upper().split()
+        if "XOAUTH2" in methods:
+            mechanism, initial = b"XOAUTH2", xoauth2(config.username, token)
+        elif "OAUTHBEARER" in methods:
+            mechanism, initial = b"OAUTHBEARER", oauthbearer(config.username, token)
+        else:
+            raise SendError(
+                f"{config.host} offers no OAuth login (XOAUTH2, OAUTHBEARER): "
+                f"it offers {', '.join(methods) or 'no login at all'}"
+                + (" before TLS: choose STARTTLS or SSL/TLS" if config.security == "none" else ""),
+                stage="connect",
+            )
+        self.write(b"AUTH " + mechanism + b" " + base64.b64encode(initial) + b"\r\n")
+        code, lines = await self.reply("AUTH")
+        if code == 235:
+            return
+        words = "\n".join(lines)
+        if code == 334:
+            words = sasl_error(lines[0].encode() if lines else b"")
+            self.write(b"\r\n")
+            code, lines = await self.reply("AUTH")
+            words = f"{' '.join(lines)} ({words})"
+        raise SendError(
+            f"{config.host} refused the OAuth token for {config.username}: {words}",
+            code=code,
+            permanent=False,
+            stage="connect",
+        )
 
     async def _command(self, line: bytes, expected: int, what: str) -> None:
         self.write(line)

@@ -78,7 +78,13 @@ def connect(mailbox: Mailbox) -> BaseMailBox:
     else:
         box = MailBoxUnencrypted(host, port, timeout=CONNECT_TIMEOUT)
     try:
-        box.login(mailbox.imap_username, mailbox.imap_password, initial_folder=None)
+        if mailbox.uses_oauth:
+            from herald.mailboxes import oauth
+            from herald.mailboxes.connection import imap_oauth_login
+
+            imap_oauth_login(box.client, mailbox.imap_login, oauth.access_token(mailbox))
+        else:
+            box.login(mailbox.imap_username, mailbox.imap_password, initial_folder=None)
         # The capabilities after login are the ones that count (IDLE, MOVE may appear only then).
         status, data = box.client.capability()
         if status == "OK" and data and data[-1]:

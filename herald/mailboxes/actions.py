@@ -31,6 +31,11 @@ EDITABLE_FIELDS = (
     "smtp_port",
     "smtp_security",
     "smtp_username",
+    "login_with",
+    "oauth_client_id",
+    "oauth_tenant",
+    "oauth_issuer",
+    "oauth_scopes",
     "receive_enabled",
     "imap_host",
     "imap_port",
@@ -62,6 +67,8 @@ EDITABLE_FIELDS = (
     "wait_warning_seconds",
     "wait_critical_seconds",
 )
+# Who issued the mailbox's OAuth tokens: changing any of these forgets the sign-in.
+PROVIDER_FIELDS = ("login_with", "oauth_client_id", "oauth_tenant", "oauth_issuer")
 # The sandbox's SMTP server is Herald's own: `herald run` keeps these in step with it.
 SANDBOX_FIXED = ("smtp_host", "smtp_port", "smtp_security", "smtp_username")
 
@@ -126,7 +133,7 @@ def _apply_secrets(
         if name == "dkim_private_key":
             mailbox.dkim_key_type = ""
             mailbox.dkim_dns_record = ""
-    for name in ("smtp_password", "imap_password"):
+    for name in ("smtp_password", "imap_password", "oauth_client_secret"):
         if secrets.get(name):
             mailbox.set_secret(name, secrets[name])
     if dkim_generate:
@@ -156,8 +163,8 @@ def do_save_mailbox(
     """Creates (``mailbox=None``) or changes a mailbox.
 
     ``fields`` are among ``EDITABLE_FIELDS``; ``secrets`` sets ``smtp_password``,
-    ``imap_password`` or ``dkim_private_key`` (a pasted PEM key), an empty value keeping the
-    stored one; ``clear`` removes secrets; ``dkim_generate`` ("rsa" or "ed25519") makes a new
+    ``imap_password``, ``oauth_client_secret`` or ``dkim_private_key`` (a pasted PEM key), an
+    empty value keeping the stored one; ``clear`` removes secrets; ``dkim_generate`` ("rsa" or "ed25519") makes a new
     DKIM key. Raises ``ValidationError`` saying which field to fix; the history records that a
     secret changed, never its value.
     """
@@ -169,8 +176,14 @@ def do_save_mailbox(
     before = {} if creating else _audited(mailbox)
     secrets, clear = dict(secrets or {}), tuple(clear)
     _check_input(mailbox, fields, secrets, clear)
+    provider = [getattr(mailbox, name) for name in PROVIDER_FIELDS]
     for name, value in fields.items():
         setattr(mailbox, name, value)
+    if provider != [getattr(mailbox, name) for name in PROVIDER_FIELDS]:
+        # Tokens belong to one app registration at one provider: sign in again.
+        mailbox.oauth_refresh_token_encrypted = mailbox.oauth_access_token_encrypted = ""
+        mailbox.oauth_expires_at = mailbox.oauth_signed_in_at = None
+        mailbox.oauth_account = ""
     _apply_secrets(mailbox, secrets, clear, dkim_generate)
     mailbox.full_clean()
     _check_dkim(mailbox)
@@ -270,3 +283,21 @@ def do_delete_mailbox(actor: Actor, mailbox: Mailbox) -> None:
     refuse_if(_("The mailbox “%(name)s”") % {"name": mailbox.name}, reasons)
     record(actor, "mailbox.delete", mailbox, {"name": [mailbox.name, None]})
     mailbox.delete()
+
+
+@transaction.atomic
+def do_record_sign_in(actor: Actor, mailbox: Mailbox) -> None:
+    """Audits an OAuth sign-in (herald.mailboxes.oauth stored its tokens)."""
+    record(
+        actor, "mailbox.oauth_sign_in", mailbox, {"oauth_account": [None, mailbox.oauth_account]}
+    )
+
+
+@transaction.atomic
+def do_forget_sign_in(actor: Actor, mailbox: Mailbox) -> None:
+    """Forgets the mailbox's OAuth sign-in (revoked at the provider where it can be)."""
+    from herald.mailboxes import oauth
+
+    account = mailbox.oauth_account
+    oauth.revoke(mailbox)
+    record(actor, "mailbox.oauth_sign_out", mailbox, {"oauth_account": [account, None]})

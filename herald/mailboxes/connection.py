@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from herald.dialer.smtp import SmtpConfig, check_connection
 from herald.dialer.transport import SendError
+from herald.mailboxes import oauth, sasl
 from herald.mailboxes.models import Mailbox, SmtpSecurity
 from herald.mailboxes.secrets import SecretUnreadableError
 
@@ -51,14 +52,43 @@ def tls_context() -> ssl.SSLContext | None:
     return None
 
 
+class Bearer:
+    """A mailbox's OAuth access token for SMTP logins made later, from the SMTP pool's own
+    thread (which must not touch the database): ``renew()`` in the owner's thread keeps it
+    fresh (herald.dialer.sender does before every batch); a login reads it."""
+
+    def __init__(self, mailbox: Mailbox) -> None:
+        self.mailbox = mailbox
+        self.value = ""
+        self.problem = ""
+        self.renew()
+
+    def renew(self) -> None:
+        """Refreshes the token when it is about to expire. When that fails, the logins that
+        follow fail with the reason (the token in hand may still work until it expires)."""
+        try:
+            self.value = oauth.access_token(self.mailbox)
+            self.problem = ""
+        except oauth.SignInError as exc:
+            self.problem = str(exc)
+
+    def __call__(self) -> str:
+        if self.problem and not self.value:
+            raise SendError(self.problem, stage="connect")
+        return self.value
+
+
 def smtp_config(mailbox: Mailbox, *, timeout: float = 60.0) -> SmtpConfig:
-    """How the dialer reaches this mailbox's SMTP server (decrypts the password)."""
+    """How the dialer reaches this mailbox's SMTP server (decrypts the password; for OAuth,
+    gets an access token: ``oauth.SignInError`` when it cannot)."""
+    oauth_login = mailbox.uses_oauth
     return SmtpConfig(
         host=mailbox.smtp_host,
         port=mailbox.smtp_port,
         security=mailbox.smtp_security,  # type: ignore[arg-type]  # a SmtpSecurity value
-        username=mailbox.smtp_username,
-        password=mailbox.smtp_password if mailbox.smtp_username else "",
+        username=mailbox.smtp_login,
+        password=mailbox.smtp_password if mailbox.smtp_username and not oauth_login else "",
+        bearer=Bearer(mailbox) if oauth_login else None,
         max_connections=mailbox.max_connections,
         timeout=timeout,
         connect_timeout=min(timeout, TIMEOUT_SECONDS),
@@ -70,13 +100,20 @@ def check_smtp(mailbox: Mailbox) -> CheckResult:
     """Connects, says EHLO, starts TLS and logs in as the mailbox says, then hangs up."""
     try:
         check_connection(smtp_config(mailbox, timeout=TIMEOUT_SECONDS))
-    except SecretUnreadableError as exc:
+    except (SecretUnreadableError, oauth.SignInError) as exc:
         return CheckResult("SMTP", "failed", str(exc))
     except SendError as exc:
         return CheckResult("SMTP", "failed", str(exc))
     except ValueError as exc:  # a port out of range, an unknown security setting
         return CheckResult("SMTP", "failed", str(exc))
-    what = _("connected, TLS and login accepted") if mailbox.smtp_username else _("connected")
+    if mailbox.uses_oauth:
+        what = _("connected, TLS and OAuth login as %(user)s accepted") % {
+            "user": mailbox.smtp_login
+        }
+    elif mailbox.smtp_username:
+        what = _("connected, TLS and login accepted")
+    else:
+        what = _("connected")
     return CheckResult("SMTP", "ok", f"{mailbox.smtp_host}:{mailbox.smtp_port}: {what}")
 
 
@@ -128,8 +165,9 @@ def check_imap(mailbox: Mailbox) -> CheckResult:
             _("IMAP is not configured: enter the IMAP host to receive email."),
         )
     try:
-        password = mailbox.imap_password
-    except SecretUnreadableError as exc:
+        password = "" if mailbox.uses_oauth else mailbox.imap_password
+        token = oauth.access_token(mailbox) if mailbox.uses_oauth else ""
+    except (SecretUnreadableError, oauth.SignInError) as exc:
         return CheckResult("IMAP", "failed", str(exc))
     host, port, security = mailbox.imap_host, mailbox.imap_port, mailbox.imap_security
     context = tls_context() or ssl.create_default_context()
@@ -144,7 +182,10 @@ def check_imap(mailbox: Mailbox) -> CheckResult:
                 step = "STARTTLS"
                 client.starttls(ssl_context=context)
         step = "LOGIN"
-        client.login(mailbox.imap_username, password)
+        if token:
+            step = imap_oauth_login(client, mailbox.imap_login, token)
+        else:
+            client.login(mailbox.imap_username, password)
         step = "SELECT"
         status, data = client.select(_quoted(imap_utf7(mailbox.imap_folder)), readonly=True)
         if status != "OK":
@@ -168,6 +209,33 @@ def check_imap(mailbox: Mailbox) -> CheckResult:
         _("%(host)s:%(port)s: logged in, folder %(folder)s has %(count)s messages")
         % {"host": host, "port": port, "folder": mailbox.imap_folder, "count": count},
     )
+
+
+def imap_oauth_login(client: imaplib.IMAP4, user: str, token: str) -> str:
+    """Logs in with the access token: AUTHENTICATE XOAUTH2, else OAUTHBEARER; returns the
+    mechanism used. A refused token raises ``imaplib.IMAP4.error`` with the server's words."""
+    capabilities = {str(c).upper() for c in client.capabilities}
+    if "AUTH=XOAUTH2" in capabilities:
+        mechanism, initial = "XOAUTH2", sasl.xoauth2(user, token)
+    elif "AUTH=OAUTHBEARER" in capabilities:
+        mechanism, initial = "OAUTHBEARER", sasl.oauthbearer(user, token)
+    else:
+        raise imaplib.IMAP4.error(
+            _("the server offers no OAuth login (AUTH=XOAUTH2 or AUTH=OAUTHBEARER)")
+        )
+    answered = False
+
+    def respond(challenge: bytes) -> bytes:
+        # The first call sends the token; a second one is the server's refusal (JSON reasons):
+        # an empty answer ends the exchange and the server says NO.
+        nonlocal answered
+        if answered:
+            return b""
+        answered = True
+        return initial
+
+    client.authenticate(mechanism, respond)
+    return f"AUTHENTICATE {mechanism}"
 
 
 def check_mailbox(mailbox: Mailbox) -> list[CheckResult]:

@@ -8,9 +8,10 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from herald.mailboxes.actions import EDITABLE_FIELDS, SANDBOX_FIXED
-from herald.mailboxes.models import DkimKeyType, Mailbox
+from herald.mailboxes.models import SECRET_FIELDS, DkimKeyType, Mailbox
 
 SET_PLACEHOLDER = "•••• (set)"
+SECRET_NAMES = SECRET_FIELDS  # each has a field, and a "remove" box once it is set
 # Left out (older clients, scripts posting the form), these keep their value (a new mailbox: the
 # model's default) instead of failing as required.
 DEFAULTED = (
@@ -34,6 +35,23 @@ class MailboxForm(forms.ModelForm):
         help_text=_("Left empty, the stored password stays."),
     )
     clear_smtp_password = forms.BooleanField(label=_("Remove the SMTP password"), required=False)
+    oauth_issuer = forms.URLField(
+        label=_("issuer URL"),
+        required=False,
+        max_length=500,
+        assume_scheme="https",
+        help_text=_("Other providers: the address their discovery document is under."),
+    )
+    oauth_client_secret = forms.CharField(
+        label=_("Client secret"),
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=_("The secret's value from the app registration. Left empty, it stays."),
+    )
+    clear_oauth_client_secret = forms.BooleanField(
+        label=_("Remove the client secret"), required=False
+    )
     imap_password = forms.CharField(
         label=_("IMAP password"),
         required=False,
@@ -60,6 +78,14 @@ class MailboxForm(forms.ModelForm):
         "smtp_password",
         "clear_smtp_password",
         *EDITABLE_FIELDS[
+            EDITABLE_FIELDS.index("login_with") : EDITABLE_FIELDS.index("oauth_client_id") + 1
+        ],
+        "oauth_client_secret",
+        "clear_oauth_client_secret",
+        *EDITABLE_FIELDS[
+            EDITABLE_FIELDS.index("oauth_tenant") : EDITABLE_FIELDS.index("oauth_scopes") + 1
+        ],
+        *EDITABLE_FIELDS[
             EDITABLE_FIELDS.index("receive_enabled") : EDITABLE_FIELDS.index("imap_username") + 1
         ],
         "imap_password",
@@ -77,7 +103,7 @@ class MailboxForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         mailbox = self.instance
-        for name in ("smtp_password", "imap_password", "dkim_private_key"):
+        for name in SECRET_NAMES:
             if mailbox.pk and mailbox.has_secret(name):
                 self.fields[name].widget.attrs["placeholder"] = SET_PLACEHOLDER
             else:
@@ -102,10 +128,9 @@ class MailboxForm(forms.ModelForm):
     def action_arguments(self) -> dict[str, Any]:
         """What ``do_save_mailbox`` takes, from the cleaned data."""
         data = self.cleaned_data
-        secret_names = ("smtp_password", "imap_password", "dkim_private_key")
         return {
             "fields": {name: data[name] for name in EDITABLE_FIELDS if name in data},
-            "secrets": {name: data[name] for name in secret_names if data.get(name)},
-            "clear": [name for name in secret_names if data.get(f"clear_{name}")],
+            "secrets": {name: data[name] for name in SECRET_NAMES if data.get(name)},
+            "clear": [name for name in SECRET_NAMES if data.get(f"clear_{name}")],
             "dkim_generate": data.get("dkim_generate") or None,
         }

@@ -39,8 +39,19 @@ class DeskMode(models.TextChoices):
     OPEN = "open", _("Open: any member may answer, nobody takes a conversation")
 
 
+class LoginWith(models.TextChoices):
+    """How Herald logs in to the mailbox's SMTP and IMAP servers (herald.mailboxes.oauth)."""
+
+    PASSWORD = "password", _("Username and password")
+    MICROSOFT = "microsoft", _("Microsoft 365 (OAuth 2.0)")
+    GOOGLE = "google", _("Google Workspace (OAuth 2.0)")
+    OAUTH = "oauth", _("Other OAuth 2.0 provider")
+
+
 # The secret fields: stored encrypted (herald.mailboxes.secrets), never shown back or returned.
-SECRET_FIELDS = ("smtp_password", "imap_password", "dkim_private_key")
+SECRET_FIELDS = ("smtp_password", "imap_password", "dkim_private_key", "oauth_client_secret")
+# What signing in leaves: encrypted too, set only by the sign-in and by refreshing.
+TOKEN_FIELDS = ("oauth_refresh_token", "oauth_access_token")
 
 
 class Mailbox(models.Model):
@@ -134,6 +145,39 @@ class Mailbox(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(100)],
         help_text=_("SMTP connections open at once to this server."),
     )
+
+    # OAuth 2.0 (herald.mailboxes.oauth): the admin's own app registration at the provider,
+    # and what signing in gave. The access token is kept (encrypted) so that every worker, on
+    # any machine, uses it until shortly before it expires, and one of them refreshes it.
+    login_with = models.CharField(
+        _("log in with"), max_length=10, choices=LoginWith.choices, default=LoginWith.PASSWORD
+    )
+    oauth_client_id = models.CharField(_("application (client) id"), max_length=255, blank=True)
+    oauth_client_secret_encrypted = models.TextField(blank=True, editable=False)
+    oauth_tenant = models.CharField(
+        _("Microsoft tenant"),
+        max_length=255,
+        blank=True,
+        help_text=_("Your directory (tenant) id or domain, e.g. contoso.onmicrosoft.com."),
+    )
+    oauth_issuer = models.URLField(
+        _("issuer URL"),
+        max_length=500,
+        blank=True,
+        help_text=_("Other providers: the address their discovery document is under."),
+    )
+    oauth_scopes = models.CharField(
+        _("scopes"),
+        max_length=1000,
+        blank=True,
+        help_text=_("Empty: what the provider needs for SMTP and IMAP."),
+    )
+    oauth_refresh_token_encrypted = models.TextField(blank=True, editable=False)
+    oauth_access_token_encrypted = models.TextField(blank=True, editable=False)
+    oauth_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    oauth_account = models.CharField(max_length=320, blank=True, editable=False)  # who signed in
+    oauth_signed_in_at = models.DateTimeField(null=True, blank=True, editable=False)
+    oauth_error = models.CharField(max_length=1000, blank=True, editable=False)  # the last one
 
     dkim_domain = models.CharField(_("DKIM domain"), max_length=253, blank=True)
     dkim_selector = models.CharField(_("DKIM selector"), max_length=63, blank=True)
@@ -246,8 +290,16 @@ class Mailbox(models.Model):
                 errors["bcc"] = gettext("%(address)s is not an email address.") % {
                     "address": address
                 }
-        if self.receive_enabled and not (self.imap_host and self.imap_username):
+        if self.receive_enabled and not (
+            self.imap_host and (self.imap_username or self.uses_oauth)
+        ):
             errors["imap_host"] = gettext("To receive email, enter the IMAP host and username.")
+        if self.uses_oauth and not self.oauth_client_id:
+            errors["oauth_client_id"] = gettext(
+                "Enter the application (client) id of your app registration."
+            )
+        if self.login_with == LoginWith.OAUTH and not self.oauth_issuer:
+            errors["oauth_issuer"] = gettext("Enter the provider's issuer URL.")
         if self.dkim_private_key_encrypted and not (self.dkim_domain and self.dkim_selector):
             errors["dkim_domain"] = gettext("A DKIM key needs its domain and selector.")
         if self.auto_assign and self.desk_mode != DeskMode.ASSIGNMENT:
@@ -297,6 +349,19 @@ class Mailbox(models.Model):
     def dkim_private_key(self) -> str:
         return self.secret("dkim_private_key")
 
+    @property
+    def uses_oauth(self) -> bool:
+        return self.login_with != LoginWith.PASSWORD
+
+    @property
+    def smtp_login(self) -> str:
+        """The user name SMTP logs in as (OAuth: the signed-in account by default)."""
+        return self.smtp_username or (self.oauth_account if self.uses_oauth else "")
+
+    @property
+    def imap_login(self) -> str:
+        return self.imap_username or (self.oauth_account if self.uses_oauth else "")
+
     def bcc_addresses(self) -> list[str]:
         return [a.strip() for a in self.bcc.split(",") if a.strip()]
 
@@ -305,6 +370,9 @@ SECRET_LABELS = {
     "smtp_password": _("the SMTP password"),
     "imap_password": _("the IMAP password"),
     "dkim_private_key": _("the DKIM private key"),
+    "oauth_client_secret": _("the OAuth client secret"),
+    "oauth_refresh_token": _("the OAuth sign-in (sign in again)"),
+    "oauth_access_token": _("the OAuth access token"),
 }
 
 

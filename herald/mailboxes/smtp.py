@@ -12,6 +12,7 @@ import smtplib
 import ssl
 from collections.abc import Sequence
 
+from herald.mailboxes import oauth, sasl
 from herald.mailboxes.models import Mailbox, SmtpSecurity
 from herald.mailboxes.secrets import SecretUnreadableError
 
@@ -51,9 +52,12 @@ def send_message(
                     raise SmtpError(f"{host}:{port} does not offer STARTTLS", permanent=True)
                 client.starttls(context=context)
                 client.ehlo()
-            password = mailbox.smtp_password if mailbox.smtp_username else ""
-            if mailbox.smtp_username and password:
-                client.login(mailbox.smtp_username, password)
+            if mailbox.uses_oauth:
+                _oauth_login(client, mailbox)
+            else:
+                password = mailbox.smtp_password if mailbox.smtp_username else ""
+                if mailbox.smtp_username and password:
+                    client.login(mailbox.smtp_username, password)
             refused = client.sendmail(mail_from, list(recipients), message_bytes)
             if refused:
                 codes = {code for code, _msg in refused.values()}
@@ -68,9 +72,33 @@ def send_message(
             else str(exc.smtp_error)
         )
         raise SmtpError(f"{exc.smtp_code} {detail}", permanent=500 <= exc.smtp_code < 600) from exc
-    except SecretUnreadableError as exc:  # fixed by re-entering the password: not permanent
+    except (SecretUnreadableError, oauth.SignInError) as exc:  # fixed by a person: not permanent
         raise SmtpError(str(exc), permanent=False) from exc
     except smtplib.SMTPRecipientsRefused as exc:
         raise SmtpError(f"refused recipients: {', '.join(exc.recipients)}", permanent=True) from exc
     except (OSError, smtplib.SMTPException) as exc:
         raise SmtpError(f"cannot send through {host}:{port}: {exc}", permanent=False) from exc
+
+
+def _oauth_login(client: smtplib.SMTP, mailbox: Mailbox) -> None:
+    """AUTH XOAUTH2 (else OAUTHBEARER) with the mailbox's access token."""
+    token = oauth.access_token(mailbox)
+    user = mailbox.smtp_login
+    offered = (client.esmtp_features.get("auth") or "").upper().split()
+    if "XOAUTH2" in offered:
+        mechanism, initial = "XOAUTH2", sasl.xoauth2(user, token)
+    elif "OAUTHBEARER" in offered:
+        mechanism, initial = "OAUTHBEARER", sasl.oauthbearer(user, token)
+    else:
+        raise SmtpError(f"{mailbox.smtp_host} offers no OAuth login (XOAUTH2)", permanent=False)
+    answered = False
+
+    def respond(challenge: bytes | None = None) -> str:
+        # First the token; then, if the server refused it with its reasons, an empty line.
+        nonlocal answered
+        if answered:
+            return ""
+        answered = True
+        return initial.decode()
+
+    client.auth(mechanism, respond, initial_response_ok=True)

@@ -19,10 +19,11 @@ from herald.accounts.models import Role
 from herald.audit.actors import Actor
 from herald.core.forms import add_errors
 from herald.dialer.dkim import dns_name, zone_file_strings
-from herald.mailboxes import actions, connection
+from herald.mailboxes import actions, connection, oauth
 from herald.mailboxes.forms import MailboxForm
 from herald.mailboxes.models import Mailbox, SandboxMessage
 from herald.mailboxes.sandbox import store_message
+from herald.mailboxes.secrets import SecretUnreadableError
 
 
 @role_required(Role.MANAGER)
@@ -65,6 +66,7 @@ def mailbox_edit(request: HttpRequest, mailbox_id: int | None = None) -> HttpRes
             "mailbox": mailbox,
             "dkim": dkim,
             "unreadable": mailbox.unreadable_secrets() if mailbox else [],
+            "redirect_uri": oauth_redirect_uri(),
         },
     )
 
@@ -219,3 +221,73 @@ def sandbox_reply(request: HttpRequest, message_id: int) -> HttpResponse:
         request, _("The reply was received by %(mailbox)s: see the inbox.") % {"mailbox": mailbox}
     )
     return redirect("mailboxes:sandbox_message", message.pk)
+
+
+# -- OAuth 2.0 sign-in (herald.mailboxes.oauth) -------------------------------------------------
+
+SIGN_INS = "herald_oauth_sign_ins"  # in the session: state -> (mailbox id, PKCE verifier)
+MAX_SIGN_INS = 5  # sign-ins under way per session; older ones are forgotten
+
+
+def oauth_redirect_uri() -> str:
+    """The address to register as the app's redirect URI (the same for every mailbox)."""
+    from django.conf import settings
+    from django.urls import reverse
+
+    return settings.BASE_URL.rstrip("/") + reverse("mailboxes:oauth_callback")
+
+
+@role_required(Role.MANAGER)
+def oauth_start(request: HttpRequest, mailbox_id: int) -> HttpResponse:
+    """Sends the browser to the provider to sign in as the mailbox's account. A link, not a
+    form: the pages' CSP allows forms to post to Herald only (``form-action 'self'``), which
+    would stop the redirection to the provider; starting a sign-in changes nothing but this
+    session's list of sign-ins under way."""
+    mailbox = get_object_or_404(Mailbox, pk=mailbox_id)
+    try:
+        sign_in = oauth.start(mailbox, oauth_redirect_uri())
+    except (oauth.SignInError, SecretUnreadableError) as exc:
+        messages.error(request, str(exc))
+        return redirect("mailboxes:edit", mailbox.pk)
+    pending = dict(list(request.session.get(SIGN_INS, {}).items())[-(MAX_SIGN_INS - 1) :])
+    pending[sign_in.state] = [mailbox.pk, sign_in.code_verifier]
+    request.session[SIGN_INS] = pending
+    return redirect(sign_in.url)
+
+
+@role_required(Role.MANAGER)
+def oauth_callback(request: HttpRequest) -> HttpResponse:
+    """Where the provider sends the browser back: the code is exchanged for tokens."""
+    pending = dict(request.session.get(SIGN_INS, {}))
+    found = pending.pop(request.GET.get("state", ""), None)
+    request.session[SIGN_INS] = pending
+    if found is None:
+        messages.error(request, _("This sign-in is unknown or was already used: start it again."))
+        return redirect("mailboxes:list")
+    mailbox = get_object_or_404(Mailbox, pk=found[0])
+    if "error" in request.GET:
+        problem = oauth.explain(
+            oauth.ProviderError(request.GET["error"], request.GET.get("error_description", ""))
+        )
+        messages.error(request, problem)
+        return redirect("mailboxes:edit", mailbox.pk)
+    try:
+        signed_in = oauth.callback(
+            mailbox, oauth_redirect_uri(), request.build_absolute_uri(), found[1]
+        )
+    except (oauth.SignInError, SecretUnreadableError) as exc:
+        messages.error(request, str(exc))
+        return redirect("mailboxes:edit", mailbox.pk)
+    actions.do_record_sign_in(Actor.for_request(request), signed_in)
+    messages.success(request, _("Signed in as %(account)s.") % {"account": signed_in.oauth_account})
+    return redirect("mailboxes:edit", mailbox.pk)
+
+
+@role_required(Role.MANAGER)
+@require_POST
+def oauth_forget(request: HttpRequest, mailbox_id: int) -> HttpResponse:
+    """Forgets the sign-in (revoked at the provider when it offers revocation)."""
+    mailbox = get_object_or_404(Mailbox, pk=mailbox_id)
+    actions.do_forget_sign_in(Actor.for_request(request), mailbox)
+    messages.success(request, _("Signed out: Herald no longer logs in to this mailbox."))
+    return redirect("mailboxes:edit", mailbox.pk)

@@ -15,6 +15,7 @@ MANAGER = AGENT | {
     "Supervisor",
     "Agent teams",
     "Wrap-up reasons",
+    "Dispositions",
 }
 EXPECTED = {
     "agent": AGENT,

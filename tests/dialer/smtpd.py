@@ -13,12 +13,15 @@ keeping every message with its arrival time, and misbehaving on request by recip
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
 import ipaddress
+import json
 import ssl
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -154,6 +157,49 @@ def self_signed(directory: Path, common_name: str = "localhost") -> tuple[Path, 
     return cert_path, key_path, pem
 
 
+def _bearer_fields(blob: bytes) -> tuple[str, str]:
+    """(user, token) of an XOAUTH2 or OAUTHBEARER initial response."""
+    user = token = ""
+    for part in blob.decode(errors="replace").split("\x01"):
+        if part.startswith("user="):
+            user = part[5:]
+        elif part.startswith(("n,a=", "n,,")):
+            user = part[4:].rstrip(",").split(",")[0].replace("=2C", ",").replace("=3D", "=")
+        elif part.startswith("auth=Bearer "):
+            token = part[12:]
+    return user, token
+
+
+class OAuthHandler(Handler):
+    """A handler that also accepts SASL XOAUTH2 and OAUTHBEARER, checking each token with
+    ``check(user, token)``; a refused token gets the JSON challenge real servers send."""
+
+    def __init__(self, behaviour: Behaviour, check: Callable[[str, str], bool]) -> None:
+        super().__init__(behaviour)
+        self.check = check
+        self.logins: list[tuple[str, str]] = []  # (mechanism, user) of each accepted login
+
+    async def auth_XOAUTH2(self, server: SMTP, args: list[str]) -> AuthResult:  # noqa: N802
+        return await self._verify(server, "XOAUTH2", args)
+
+    async def auth_OAUTHBEARER(self, server: SMTP, args: list[str]) -> AuthResult:  # noqa: N802
+        return await self._verify(server, "OAUTHBEARER", args)
+
+    async def _verify(self, server: SMTP, mechanism: str, args: list[str]) -> AuthResult:
+        blob = base64.b64decode(args[1]) if len(args) > 1 else await server.challenge_auth("")
+        if not isinstance(blob, bytes):
+            return AuthResult(success=False, handled=True)
+        user, token = _bearer_fields(blob)
+        if self.check(user, token):
+            self.logins.append((mechanism, user))
+            return AuthResult(success=True)
+        refusal = json.dumps({"status": "401", "schemes": "bearer", "scope": "mail"})
+        await server.challenge_auth(refusal)  # the client answers with an empty line
+        return AuthResult(
+            success=False, handled=False, message="535 5.7.8 Username and Password not accepted"
+        )
+
+
 class SmtpServer:
     """Runs the server until ``stop()``; ``port`` is the free port it got."""
 
@@ -165,9 +211,12 @@ class SmtpServer:
         users: dict[str, str] | None = None,
         behaviour: Behaviour | None = None,
         idle_timeout: float = 300,
+        bearer: Callable[[str, str], bool] | None = None,
     ) -> None:
         self.behaviour = behaviour or Behaviour()
-        self.handler = Handler(self.behaviour)
+        self.handler = (
+            Handler(self.behaviour) if bearer is None else OAuthHandler(self.behaviour, bearer)
+        )
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.users = users
@@ -177,6 +226,8 @@ class SmtpServer:
         if users is not None:
             kwargs["authenticator"] = self._authenticate
             kwargs["auth_require_tls"] = tls is None
+        if bearer is not None:
+            kwargs["auth_require_tls"] = False  # plain loopback in the OAuth tests
         self.thread.start()
 
         async def start() -> asyncio.Server:
