@@ -30,6 +30,7 @@ class MailboxIn(Input):
     from_address: str | None = None
     from_name: str | None = None
     reply_to: str | None = None
+    return_path: str | None = None
     bcc: str | None = None
     smtp_host: str | None = None
     smtp_port: int | None = None

@@ -114,7 +114,7 @@ def send(message_id: int) -> str:
                 ]
             )
         )
-        send_message(mailbox, raw, mailbox.from_address, recipients)
+        send_message(mailbox, raw, mailbox.envelope_from, recipients)
     except SmtpError as exc:
         return _failed(message, str(exc), permanent=exc.permanent)
     except (ValueError, DkimError) as exc:  # the message cannot be written: nothing to retry

@@ -131,6 +131,15 @@ def backoff(attempts: int) -> dt.timedelta:
     return dt.timedelta(minutes=steps[min(attempts, len(steps)) - 1])
 
 
+def _envelope_from(sending: _Sending, delivery_id: int) -> str:
+    """The delivery's envelope sender: with a return path, one address per delivery (VERP,
+    carrying its reply token), so that a bounce names its delivery whatever the report says."""
+    if not sending.return_local:
+        return sending.mailbox.from_address
+    token = tokens.reply_token(delivery_id)
+    return make_reply_address(sending.return_local, sending.return_domain, token)
+
+
 def _bcc(mailbox: Mailbox, campaign: Campaign) -> tuple[str, ...]:
     extra = [a.strip() for a in campaign.bcc.replace(";", ",").split(",") if a.strip()]
     return tuple(dict.fromkeys([*mailbox.bcc_addresses(), *extra]))
@@ -151,6 +160,8 @@ class _Sending:
     limits: dict[str, list[pacing.Limit]]
     reply_local: str  # Reply-To: reply_local+r-TOKEN@reply_domain
     reply_domain: str
+    return_local: str  # MAIL FROM: return_local+r-TOKEN@return_domain (VERP); "": From
+    return_domain: str
     id_domain: str  # Message-ID: <h.TOKEN@id_domain>
 
 
@@ -383,12 +394,12 @@ class Dialer:
         if len(slots) < wanted:
             release(chunk.ready[len(slots) :], slots.next_at)
             del chunk.ready[len(slots) :]
-        mail_from, bcc = sending.mailbox.from_address, sending.bcc
+        bcc = sending.bcc
         late = pacing.START_LATE_US / pacing.US
         paced = any(sending.limits.values())
         chunk.envelopes = [
             Envelope(
-                mail_from,
+                _envelope_from(sending, delivery.id),
                 (delivery.email, *bcc),
                 message,
                 slot.timestamp(),
@@ -553,6 +564,7 @@ class Dialer:
                 )
             signer = self.signers[key]
         reply_local, _, reply_domain = (mailbox.reply_to or mailbox.from_address).rpartition("@")
+        return_local, _, return_domain = mailbox.return_path.rpartition("@")
         return _Sending(
             campaign=campaign,
             mailbox=mailbox,
@@ -565,6 +577,8 @@ class Dialer:
             limits=self._limits(campaign, agents_pace),
             reply_local=reply_local,
             reply_domain=reply_domain,
+            return_local=return_local,
+            return_domain=return_domain,
             id_domain=mailbox.from_address.rpartition("@")[2],
         )
 

@@ -112,7 +112,7 @@ def send(row_id: int) -> str:  # noqa: PLR0911 - one return per outcome, in orde
     try:
         raw = bytes(row.raw) if row.raw else _write(row)
         bcc = [a.lower() for a in mailbox.bcc_addresses()]
-        send_message(mailbox, raw, mailbox.from_address, list(dict.fromkeys([row.email, *bcc])))
+        send_message(mailbox, raw, mailbox.envelope_from, list(dict.fromkeys([row.email, *bcc])))
     except (RenderError, ValueError, DkimError) as exc:  # cannot be written: nothing to retry
         return _failed(row, str(exc), permanent=True)
     except SmtpError as exc:

@@ -26,6 +26,7 @@ EDITABLE_FIELDS = (
     "from_address",
     "from_name",
     "reply_to",
+    "return_path",
     "bcc",
     "smtp_host",
     "smtp_port",
@@ -164,9 +165,10 @@ def do_save_mailbox(
 
     ``fields`` are among ``EDITABLE_FIELDS``; ``secrets`` sets ``smtp_password``,
     ``imap_password``, ``oauth_client_secret`` or ``dkim_private_key`` (a pasted PEM key), an
-    empty value keeping the stored one; ``clear`` removes secrets; ``dkim_generate`` ("rsa" or "ed25519") makes a new
-    DKIM key. Raises ``ValidationError`` saying which field to fix; the history records that a
-    secret changed, never its value.
+    empty value keeping the stored one; ``clear`` removes secrets; ``dkim_generate`` ("rsa" or
+    "ed25519") makes a new DKIM key. Raises ``ValidationError`` saying which field to fix; the
+    history records that a secret changed, never its value. Changing who issues the OAuth
+    tokens (``PROVIDER_FIELDS``) forgets the sign-in.
     """
     creating = mailbox is None
     if mailbox is None:

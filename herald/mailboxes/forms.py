@@ -16,6 +16,7 @@ SECRET_NAMES = SECRET_FIELDS  # each has a field, and a "remove" box once it is 
 # model's default) instead of failing as required.
 DEFAULTED = (
     "imap_poll_seconds",
+    "login_with",
     "desk_mode",
     "offline_grace_seconds",
     "rest_seconds",

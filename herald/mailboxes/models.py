@@ -65,6 +65,16 @@ class Mailbox(models.Model):
     from_address = models.EmailField(_("From address"))
     from_name = models.CharField(_("From name"), max_length=100, blank=True)
     reply_to = models.EmailField(_("Reply-To"), blank=True)
+    return_path = models.EmailField(
+        _("bounces to"),
+        blank=True,
+        help_text=_(
+            "The envelope sender (Return-Path): bounces go there, never to the From address. "
+            "Campaign messages carry one address each (bounces+r-<token>@…), so that every "
+            "bounce finds its message even when the report names no recipient. The address "
+            "must reach a mailbox Herald reads: this one or another. Empty: the From address."
+        ),
+    )
     bcc = models.CharField(
         _("default BCC"),
         max_length=1000,
@@ -348,6 +358,11 @@ class Mailbox(models.Model):
     @property
     def dkim_private_key(self) -> str:
         return self.secret("dkim_private_key")
+
+    @property
+    def envelope_from(self) -> str:
+        """The SMTP envelope sender (MAIL FROM) of messages other than campaign deliveries."""
+        return self.return_path or self.from_address
 
     @property
     def uses_oauth(self) -> bool:

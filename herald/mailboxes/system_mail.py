@@ -60,7 +60,7 @@ def send_system_mail(mailbox_id: int, raw: str, recipients: list[str]) -> str:
     data = base64.b64decode(raw)
     for attempt in range(3):
         try:
-            send_message(mailbox, data, mailbox.from_address, recipients)
+            send_message(mailbox, data, mailbox.envelope_from, recipients)
             return "sent"
         except SmtpError as exc:
             logger.warning(

@@ -41,7 +41,7 @@ def send_test_message(test_send_id: int) -> str:
         msg = build_message(
             rendered, from_address=mailbox.from_address, from_name=mailbox.from_name, to=test.to
         )
-        send_message(mailbox, message_bytes(msg), mailbox.from_address, [test.to])
+        send_message(mailbox, message_bytes(msg), mailbox.envelope_from, [test.to])
     except (RenderError, SmtpError) as exc:
         test.status, test.error = TestSendStatus.FAILED, str(exc)
         test.save(update_fields=["status", "error"])

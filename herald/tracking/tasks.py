@@ -58,7 +58,7 @@ def send_optout_confirmation(delivery_id: int) -> str:
             reply_to=mailbox.reply_to,
             headers={"Auto-Submitted": "auto-replied", "X-Auto-Response-Suppress": "All"},
         )
-        send_message(mailbox, message_bytes(message), mailbox.from_address, [delivery.email])
+        send_message(mailbox, message_bytes(message), mailbox.envelope_from, [delivery.email])
     except (RenderError, SmtpError) as exc:
         logger.warning(
             "opt-out confirmation not sent", extra={"delivery": delivery_id, "error": str(exc)}
