@@ -88,8 +88,12 @@ def download(url: str, target: Path) -> None:
     except urllib3.exceptions.HTTPError as exc:
         raise RefreshError(f"{url}: cannot be fetched ({exc})") from exc
     try:
-        if response.status != 200:
-            raise RefreshError(f"{url} answered {response.status} {response.reason or ''}".strip())
+        if response.status != 200:  # the one answer that carries the file
+            said = f"{url} answered {response.status} {response.reason or ''}".strip()
+            if 300 <= response.status < 400:
+                location = response.headers.get("Location", "")[:500]
+                said += f" to {location}: Herald follows no redirect, give that address"
+            raise RefreshError(said)
         size = 0
         with target.open("wb") as out:
             for chunk in response.stream(CHUNK):

@@ -4,7 +4,9 @@ SELECT the folder), each with a short timeout, each reported green or red in the
 This is the one web action allowed to wait on the network (DESIGN.md): a person clicked the
 button and waits for the answer, at most ``TIMEOUT_SECONDS`` per protocol. SMTP goes through
 the dialer's own client (``herald.dialer.smtp.check_connection``), so a green test means the
-dialer can connect the same way; IMAP through the standard library's ``imaplib``.
+dialer can connect the same way; IMAP through the standard library's ``imaplib``. A mailbox that
+logs in with OAuth 2.0 gets an access token first (herald.mailboxes.oauth: a sign-in that no
+longer works fails here, in words) and logs in with SASL XOAUTH2 or OAUTHBEARER.
 """
 
 from __future__ import annotations

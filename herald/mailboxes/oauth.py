@@ -68,7 +68,8 @@ class Endpoints:
 
 
 def endpoints(mailbox: Mailbox) -> Endpoints:
-    """Where the mailbox's provider signs in and gives tokens, and the scopes SMTP and IMAP need."""
+    """Where the mailbox's provider signs in and gives tokens, and the scopes SMTP and IMAP need
+    (with ``openid email``, so that the ID token says which account signed in)."""
     if mailbox.login_with == LoginWith.MICROSOFT:
         tenant = mailbox.oauth_tenant.strip() or "organizations"
         base = f"https://login.microsoftonline.com/{tenant}/oauth2/v2.0"
@@ -76,7 +77,7 @@ def endpoints(mailbox: Mailbox) -> Endpoints:
             authorize=f"{base}/authorize",
             token=f"{base}/token",
             scopes=(
-                "offline_access https://outlook.office.com/SMTP.Send "
+                "openid email offline_access https://outlook.office.com/SMTP.Send "
                 "https://outlook.office.com/IMAP.AccessAsUser.All"
             ),
         )
@@ -85,7 +86,7 @@ def endpoints(mailbox: Mailbox) -> Endpoints:
             authorize="https://accounts.google.com/o/oauth2/v2/auth",
             token="https://oauth2.googleapis.com/token",  # noqa: S106 - an address
             revoke="https://oauth2.googleapis.com/revoke",
-            scopes="https://mail.google.com/",
+            scopes="openid email https://mail.google.com/",
             # Google gives a refresh token only when asked for offline access, and again only
             # with consent asked again.
             extra=(("access_type", "offline"), ("prompt", "consent")),

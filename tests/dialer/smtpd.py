@@ -212,6 +212,7 @@ class SmtpServer:
         behaviour: Behaviour | None = None,
         idle_timeout: float = 300,
         bearer: Callable[[str, str], bool] | None = None,
+        auth_exclude: tuple[str, ...] = (),
     ) -> None:
         self.behaviour = behaviour or Behaviour()
         self.handler = (
@@ -228,6 +229,8 @@ class SmtpServer:
             kwargs["auth_require_tls"] = tls is None
         if bearer is not None:
             kwargs["auth_require_tls"] = False  # plain loopback in the OAuth tests
+        if auth_exclude:
+            kwargs["auth_exclude_mechanism"] = list(auth_exclude)
         self.thread.start()
 
         async def start() -> asyncio.Server:

@@ -5,8 +5,10 @@ tokens with the server's introspection endpoint. Signing in goes through Herald'
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import email
+import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -238,7 +240,7 @@ def test_microsoft_and_google_sign_ins_ask_for_what_smtp_and_imap_need(db):
     assert "offline_access" in scopes
     google = Mailbox(name="Google", login_with="google", oauth_client_id="app-2")
     query = parse_qs(urlsplit(oauth.start(google, "https://h.example/cb/").url).query)
-    assert query["scope"] == ["https://mail.google.com/"]
+    assert "https://mail.google.com/" in query["scope"][0].split()
     assert query["access_type"] == ["offline"]  # else Google gives no refresh token
     assert query["code_challenge_method"] == ["S256"]
 
@@ -257,3 +259,50 @@ def test_the_message_sent_is_the_message_given(client_for, mike, mailbox, provid
     send_message(mailbox, MESSAGE, mailbox.from_address, ["ann@example.org"])
     received = email.message_from_bytes(smtp.received[0].content, policy=policy.default)
     assert received["Subject"] == "Hi"
+
+
+def test_the_signed_in_account_is_read_from_the_id_token():
+    def part(data: dict[str, str]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+    id_token = f"{part({'alg': 'RS256'})}.{part({'email': 'support@contoso.com'})}.signature"
+    assert oauth._account({"id_token": id_token}) == "support@contoso.com"
+    assert oauth._account({"id_token": "not a token"}) == ""
+
+
+def test_a_server_offering_only_oauthbearer_gets_it(client_for, mike, mailbox, provider):
+    bearer_only = SmtpServer(
+        bearer=lambda user, token: user == USER and provider.active(token),
+        auth_exclude=("XOAUTH2",),
+    )
+    try:
+        sign_in(client_for(mike), mailbox, provider)
+        mailbox.refresh_from_db()
+        mailbox.smtp_port = bearer_only.port
+        send_message(mailbox, MESSAGE, mailbox.from_address, ["ann@example.org"])
+        smtp_check, _imap = connection.check_mailbox(mailbox)
+        assert smtp_check.ok, smtp_check.detail
+        logins = bearer_only.handler.logins  # type: ignore[attr-defined]
+        assert logins == [("OAUTHBEARER", USER), ("OAUTHBEARER", USER)]
+    finally:
+        bearer_only.stop()
+
+
+@pytest.mark.parametrize(
+    ("error", "description", "words"),
+    [
+        ("invalid_scope", "", "lacks a permission"),
+        (
+            "invalid_client",
+            "AADSTS7000222: The provided client secret keys are expired.",
+            "expired",
+        ),
+        ("invalid_client", "", "check the client id and secret"),
+        ("invalid_grant", "AADSTS700082: The refresh token has expired", "unused for too long"),
+        ("temporarily_unavailable", "try later", "The provider refused"),
+    ],
+)
+def test_provider_errors_are_put_in_words_an_admin_can_act_on(error, description, words):
+    said = oauth.explain(oauth.ProviderError(error, description))
+    assert words in said
+    assert error in said or description[:20] in said
