@@ -1,5 +1,6 @@
-"""Mail in the API: the sandbox's messages (as its page shows them), and inbound mail held in
-the quarantine with "process again" (managers)."""
+"""Mail in the API: the sandbox's messages (as its page shows them), and inbound mail (managers):
+every received message with what processing decided, its raw text, and the quarantine with
+"process again"."""
 
 from __future__ import annotations
 
@@ -49,7 +50,19 @@ def sandbox_messages(request: HttpRequest, filters: Query[PageFilter]) -> list[S
     return list(rows[:PAGE])
 
 
-@router.get("/sandbox/messages/{message_id}/raw", response={200: None}, auth=auth.AGENT)
+RAW = {
+    "responses": {
+        200: {
+            "description": "The message as it came (RFC 5322).",
+            "content": {"message/rfc822": {"schema": {"type": "string"}}},
+        }
+    }
+}
+
+
+@router.get(
+    "/sandbox/messages/{message_id}/raw", response={200: None}, auth=auth.AGENT, openapi_extra=RAW
+)
 def sandbox_raw(request: HttpRequest, message_id: int) -> HttpResponse:
     """The message as it was received (RFC 5322, ``message/rfc822``)."""
     row = get_object_or_404(SandboxMessage, pk=message_id)
@@ -64,7 +77,41 @@ class InboundOut(Schema):
     size: int
     from_address: str
     subject: str
+    status: InboundStatus
+    kind: str
+    reason: str
+    delivery_id: int | None
     error: str
+
+
+class InboundFilter(Schema):
+    before: int = 0  # the last id of the previous page; 0: the newest
+    mailbox_id: int | None = None
+    status: InboundStatus | None = None
+    kind: str = ""  # bounce, complaint, autoreply, optout, reply, new
+
+
+@router.get("/inbound", response=list[InboundOut], auth=auth.MANAGER)
+def inbound(request: HttpRequest, filters: Query[InboundFilter]) -> list[InboundMessage]:
+    """Received mail, newest first, with what processing decided (kind, reason, the delivery it
+    answers or reports on), filtered by mailbox, status or kind."""
+    rows = InboundMessage.objects.defer("raw")
+    if filters.before > 0:
+        rows = rows.filter(pk__lt=filters.before)
+    if filters.mailbox_id is not None:
+        rows = rows.filter(mailbox_id=filters.mailbox_id)
+    if filters.status:
+        rows = rows.filter(status=filters.status)
+    if filters.kind:
+        rows = rows.filter(kind=filters.kind[:12])
+    return list(rows.order_by("-id")[:PAGE])
+
+
+@router.get("/inbound/{inbound_id}/raw", response={200: None}, auth=auth.MANAGER, openapi_extra=RAW)
+def inbound_raw(request: HttpRequest, inbound_id: int) -> HttpResponse:
+    """The message as it was fetched (``message/rfc822``; empty once its contact was erased)."""
+    row = get_object_or_404(InboundMessage, pk=inbound_id)
+    return HttpResponse(bytes(row.raw), content_type="message/rfc822")
 
 
 @router.get("/inbound/quarantine", response=list[InboundOut], auth=auth.MANAGER)

@@ -81,6 +81,13 @@ def test_the_quarantine_and_process_again(api_for, mike, personas):
     assert again.json() == {"id": row.pk, "status": "processed", "error": ""}
     assert not client.get("/api/v1/inbound/quarantine").json()
     assert client.post(f"/api/v1/inbound/{row.pk}/retry").status_code == 409  # not held now
+    # Every received message, with what processing decided, and its raw text.
+    (listed,) = client.get("/api/v1/inbound", {"status": "processed"}).json()
+    assert (listed["id"], listed["kind"]) == (row.pk, "new")
+    assert not client.get("/api/v1/inbound", {"kind": "bounce"}).json()
+    raw = client.get(f"/api/v1/inbound/{row.pk}/raw")
+    assert raw["Content-Type"] == "message/rfc822"
+    assert raw.content == bytes(InboundMessage.objects.get(pk=row.pk).raw)
 
 
 def test_attachments_and_a_test_send_reach_a_real_smtp_server(api_for, mike, mailbox, smtp):
