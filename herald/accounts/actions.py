@@ -76,8 +76,8 @@ def do_create_user(
 
 @transaction.atomic
 def do_change_user(actor: Actor, user: User, **fields: Any) -> User:
-    """Changes a user's name, role, language or active flag."""
-    unknown = set(fields) - {"name", "role", "language", "is_active"}
+    """Changes a user's name, role, language, time zone or active flag."""
+    unknown = set(fields) - {"name", "role", "language", "time_zone", "is_active"}
     if unknown:
         raise TypeError(f"cannot change {', '.join(sorted(unknown))} here")
     if (
@@ -207,3 +207,24 @@ def ensure_first_admin(email: str, password: str | None) -> Bootstrap:
         password=password or None,
     )
     return Bootstrap(new.user, new.password)
+
+
+PROFILE_FIELDS = ("name", "language", "time_zone")
+
+
+@transaction.atomic
+def do_change_profile(actor: Actor, user: User, **fields: Any) -> User:
+    """What each user changes about themselves: name, language and time zone."""
+    unknown = set(fields) - set(PROFILE_FIELDS)
+    if unknown:
+        raise TypeError(f"cannot change {', '.join(sorted(unknown))} in a profile")
+    user = User.objects.select_for_update().get(pk=user.pk)
+    before = snapshot(user, list(PROFILE_FIELDS))
+    for name, value in fields.items():
+        setattr(user, name, value)
+    user.full_clean(exclude=["password"])
+    user.save(update_fields=list(fields))
+    changes = diff(before, snapshot(user, list(PROFILE_FIELDS)))
+    if changes:
+        record(actor, "user.profile", user, changes)
+    return user

@@ -23,7 +23,13 @@ class UserCreateForm(forms.Form):
 class UserChangeForm(forms.ModelForm):
     class Meta:
         model = User
-        fields = ["name", "role", "language", "is_active"]
+        fields = ["name", "role", "language", "time_zone", "is_active"]
+
+
+class ProfileForm(forms.ModelForm):
+    class Meta:
+        model = User
+        fields = ["name", "language", "time_zone"]
 
 
 class AccountForm(forms.ModelForm):

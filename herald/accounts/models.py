@@ -42,6 +42,10 @@ class UserManager(BaseUserManager["User"]):
         return user
 
 
+def _timezone_choices() -> list[tuple[str, str]]:
+    return [(name, name) for name in sorted(zoneinfo.available_timezones())]
+
+
 class User(AbstractBaseUser):
     """A person who logs in: an agent, a manager or an admin."""
 
@@ -54,6 +58,13 @@ class User(AbstractBaseUser):
         blank=True,
         choices=settings.LANGUAGES,
         help_text=_("Empty: the account's language."),
+    )
+    time_zone = models.CharField(
+        _("time zone"),
+        max_length=64,
+        blank=True,
+        choices=_timezone_choices,
+        help_text=_("Empty: the account's time zone. Every page shows times in it."),
     )
     is_active = models.BooleanField(_("active"), default=True)
     date_joined = models.DateTimeField(_("joined"), default=timezone.now)
@@ -79,10 +90,6 @@ class User(AbstractBaseUser):
 
     def has_role(self, role: Role) -> bool:
         return self.is_active and self.role_enum.includes(role)
-
-
-def _timezone_choices() -> list[tuple[str, str]]:
-    return [(name, name) for name in sorted(zoneinfo.available_timezones())]
 
 
 class Account(models.Model):

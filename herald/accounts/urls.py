@@ -10,6 +10,7 @@ urlpatterns = [
     path("tokens/", views.token_list, name="tokens"),
     path("tokens/<int:token_id>/revoke/", views.token_revoke, name="token_revoke"),
     path("password/", passwords.change_password, name="password"),
+    path("profile/", views.profile, name="profile"),
     path("two-factor/", two_factor.settings_page, name="two_factor"),
     path(
         "users/<int:user_id>/two-factor/reset/",

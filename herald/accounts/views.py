@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -11,7 +12,13 @@ from django.views.decorators.http import require_POST
 
 from herald.accounts import actions, two_factor
 from herald.accounts.access import current_user, role_required
-from herald.accounts.forms import AccountForm, TokenCreateForm, UserChangeForm, UserCreateForm
+from herald.accounts.forms import (
+    AccountForm,
+    ProfileForm,
+    TokenCreateForm,
+    UserChangeForm,
+    UserCreateForm,
+)
 from herald.accounts.models import Account, ApiToken, Role, User
 from herald.audit.actors import Actor
 from herald.core.forms import add_errors
@@ -122,3 +129,19 @@ def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
     actions.do_revoke_api_token(Actor.for_request(request), token)
     messages.success(request, _("Token %(name)s revoked.") % {"name": token.name})
     return redirect("accounts:tokens")
+
+
+@role_required(Role.AGENT)
+def profile(request: HttpRequest) -> HttpResponse:
+    """Each user's own name, language and time zone (every page shows times in that zone)."""
+    me = current_user(request)
+    form = ProfileForm(request.POST or None, instance=User.objects.get(pk=me.pk))
+    if request.method == "POST" and form.is_valid():
+        actions.do_change_profile(Actor.for_request(request), me, **form.cleaned_data)
+        messages.success(request, _("Saved."))
+        response = redirect("accounts:profile")
+        # The language menu's choice would otherwise win over the one just saved.
+        response.delete_cookie(settings.LANGUAGE_COOKIE_NAME)
+        return response
+    zone = me.time_zone or Account.load().timezone
+    return render(request, "accounts/profile.html", {"form": form, "zone": zone})

@@ -16,6 +16,7 @@ from herald.api.schemas import (
     AccountOut,
     AccountPatch,
     Input,
+    ProfilePatch,
     TokenCreated,
     TokenIn,
     TokenOut,
@@ -44,6 +45,14 @@ def _token_out(token: ApiToken) -> dict:
 @router.get("/me", response=UserOut, auth=auth.AGENT, summary="The user the token acts as")
 def me(request: HttpRequest) -> User:
     return request.user  # type: ignore[return-value]
+
+
+@router.patch("/me", response=UserOut, auth=auth.AGENT)
+def change_profile(request: HttpRequest, payload: ProfilePatch) -> User:
+    """The caller's own name, language and time zone ("" for the account's)."""
+    return actions.do_change_profile(
+        Actor.for_request(request), current_user(request), **payload.dict(exclude_none=True)
+    )
 
 
 class PasswordIn(Input):

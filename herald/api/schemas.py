@@ -31,6 +31,7 @@ class UserOut(Schema):
     name: str
     role: Role
     language: str
+    time_zone: str
     is_active: bool
 
 
@@ -49,7 +50,14 @@ class UserPatch(Input):
     name: str | None = None
     role: Role | None = None
     language: str | None = None
+    time_zone: str | None = None
     is_active: bool | None = None
+
+
+class ProfilePatch(Input):
+    name: str | None = None
+    language: str | None = None
+    time_zone: str | None = None
 
 
 class AccountOut(Schema):
