@@ -1,9 +1,6 @@
-from django.templatetags.static import static
 from django.urls import include, path, register_converter
-from django.views.generic import RedirectView
 
 from herald.accounts import passwords, two_factor
-from herald.accounts.access import public
 from herald.api.api import api, not_found
 from herald.core import views
 
@@ -34,11 +31,7 @@ urlpatterns = [
     path("language/", views.language, name="set_language"),
     path("healthz", views.healthz, name="healthz"),
     # For the programs that ask for /favicon.ico whatever the page's <link rel="icon"> says.
-    path(
-        "favicon.ico",
-        public(RedirectView.as_view(url=static("herald/favicon.svg"))),
-        name="favicon",
-    ),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("metrics", views.metrics, name="metrics"),
     path("settings/", include("herald.accounts.urls")),
     path("settings/webhooks/", include("herald.webhooks.urls")),

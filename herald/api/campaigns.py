@@ -198,6 +198,13 @@ def campaign_progress(request: HttpRequest, campaign_id: int) -> dict:
     return queries.summary(_campaign(campaign_id), timezone.now())
 
 
+@router.post("/campaigns/{campaign_id}/duplicate", auth=auth.MANAGER, response={201: dict})
+def duplicate_campaign(request: HttpRequest, campaign_id: int) -> Status[dict]:
+    """A new draft with the campaign's settings and lists, named "… (copy)"."""
+    copy = actions.do_duplicate_campaign(Actor.for_request(request), _campaign(campaign_id))
+    return Status(201, _out(copy))
+
+
 @router.post("/campaigns/{campaign_id}/start", auth=auth.MANAGER)
 def start_campaign(request: HttpRequest, campaign_id: int) -> dict:
     """Runs the pre-flight check, then launches (manual start) or schedules the campaign.

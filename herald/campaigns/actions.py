@@ -531,3 +531,30 @@ def apply_status_map(campaign: Campaign, outcome: str, contact_ids: Iterable[int
     return ListMember.objects.filter(
         Q(contact_list_id__in=list_ids) & Q(contact_id__in=ids)
     ).update(status=label)
+
+
+def _copy_name(name: str) -> str:
+    """ "Spring offer (copy)", then "(copy 2)", ... : a name no campaign has yet."""
+    for n in range(1, 1000):
+        suffix = _(" (copy)") if n == 1 else _(" (copy %(n)d)") % {"n": n}
+        candidate = name[: 200 - len(suffix)] + suffix
+        if not Campaign.objects.filter(name=candidate).exists():
+            return candidate
+    raise ValidationError({"name": _("Too many copies of this campaign: rename some.")})
+
+
+@transaction.atomic
+def do_duplicate_campaign(actor: Actor, campaign: Campaign) -> Campaign:
+    """A new draft with the campaign's settings and lists: template (its current version when
+    launched), mailbox, subject, schedule, windows, pacing, tracking. A start time already past
+    is dropped (the copy starts when someone starts it)."""
+    fields = {name: getattr(campaign, name) for name in EDITABLE_FIELDS if name != "name"}
+    if campaign.start_mode == StartMode.AT and (
+        campaign.start_at is None or campaign.start_at <= timezone.now()
+    ):
+        fields.update(start_mode=StartMode.MANUAL, start_at=None)
+    copy = do_save_campaign(
+        actor, None, lists=list(campaign.lists.all()), name=_copy_name(campaign.name), **fields
+    )
+    record(actor, "campaign.duplicate", copy, {"copied_from": [None, campaign.name]})
+    return copy

@@ -24,6 +24,7 @@ urlpatterns = [
     ),
     path("<int:campaign_id>/edit/", views.campaign_edit, name="edit"),
     path("<int:campaign_id>/live/", views.campaign_live, name="live"),
+    path("<int:campaign_id>/duplicate/", views.campaign_duplicate, name="duplicate"),
     *(
         path(
             f"<int:campaign_id>/{name}/",

@@ -165,3 +165,12 @@ def campaign_transition(request: HttpRequest, campaign_id: int, transition: str)
     else:
         messages.success(request, str(done) % {"name": changed.name})
     return redirect("campaigns:detail", changed.pk)
+
+
+@role_required(Role.MANAGER)
+@require_POST
+def campaign_duplicate(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    """A new draft with this campaign's settings and lists, opened for editing."""
+    copy = actions.do_duplicate_campaign(Actor.for_request(request), _campaign(campaign_id))
+    messages.success(request, _("%(name)s created: check it, then start it.") % {"name": copy.name})
+    return redirect("campaigns:edit", copy.pk)

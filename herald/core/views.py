@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.i18n import set_language
 
@@ -29,3 +30,9 @@ login = public(two_factor.LoginView.as_view())  # type: ignore[type-var]
 logout = public(auth_views.LogoutView.as_view())
 metrics = public(metrics_view)
 language = public(set_language)
+
+
+@public
+def favicon(request: HttpRequest) -> HttpResponse:
+    """For the programs that ask for /favicon.ico whatever a page's ``<link rel="icon">`` says."""
+    return redirect(static("herald/favicon.svg"))
