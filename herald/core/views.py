@@ -8,15 +8,28 @@ from django.views.decorators.cache import never_cache
 from django.views.i18n import set_language
 
 from herald.accounts import two_factor
-from herald.accounts.access import public, role_required
+from herald.accounts.access import current_user, public, role_required
 from herald.accounts.models import Account, Role
-from herald.core import health
+from herald.core import attention, health
 from herald.core.metrics import metrics_view
 
 
 @role_required(Role.AGENT)
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "core/home.html", {"account": Account.load()})
+    """What needs the user now (herald.core.attention), and first steps on a new Herald."""
+    from herald.campaigns.models import Campaign
+    from herald.contacts.models import ContactList
+
+    user = current_user(request)
+    first_steps = user.has_role(Role.MANAGER) and not (
+        ContactList.objects.exists() and Campaign.objects.exists()
+    )
+    context = {
+        "account": Account.load(),
+        "items": attention.for_user(user),
+        "first_steps": first_steps,
+    }
+    return render(request, "core/home.html", context)
 
 
 @public
