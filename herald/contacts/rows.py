@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Final, NamedTuple
 
+from django.utils.translation import gettext_lazy as _
+
 from herald.contacts import addresses
 from herald.contacts.csvfile import Record
 from herald.contacts.models import (
@@ -62,6 +64,30 @@ TARGETS = (
     *PERSON_TARGETS,
     "ignore",
 )
+# What the import page calls each target (the codes stay the API's and the saved mappings').
+TARGET_LABELS = {
+    "external_id": _("external id (your CRM's)"),
+    "first_name": _("first name"),
+    "last_name": _("last name"),
+    "company": _("company"),
+    "language": _("language"),
+    "timezone": _("time zone"),
+    "email1": _("email address"),
+    "email2": _("second email address"),
+    "email3": _("third email address"),
+    "label1": _("label of the email address"),
+    "label2": _("label of the second address"),
+    "label3": _("label of the third address"),
+    "field": _("custom field (text)"),
+    "field:text": _("custom field (text)"),
+    "field:key": _("custom field searched by value (customer number, contract)"),
+    "field:number": _("custom field (number)"),
+    "field:date": _("custom field (date)"),
+    "person_name": _("contact person: name"),
+    "person_role": _("contact person: role"),
+    "person_email": _("contact person: email"),
+    "ignore": _("leave out"),
+}
 
 # Header spellings recognised without a saved mapping (compared as lower_snake_case).
 _GUESSES = {

@@ -38,7 +38,7 @@ from herald.contacts.models import (
     Suppression,
     SuppressionReason,
 )
-from herald.contacts.rows import TARGETS
+from herald.contacts.rows import TARGET_LABELS, TARGETS
 
 
 def _errors(exc: ValidationError) -> str:
@@ -222,7 +222,7 @@ def import_detail(request: HttpRequest, job_id: int) -> HttpResponse:
                 )
                 for i, name in enumerate(job.header)
             ],
-            targets=TARGETS,
+            targets=[(t, TARGET_LABELS[t]) for t in TARGETS],
             modes=ImportMode.choices,
             mappings=ImportMapping.objects.order_by("name"),
         )

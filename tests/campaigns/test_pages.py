@@ -199,7 +199,7 @@ def test_start_pause_resume_and_watch_the_progress_to_completed(
     assert "Campaign Spring offer started." in page
     assert "Status: running" in page
     assert "Total 3 To send 2 Sent 0" in page
-    assert "suppressed: unsubscribed: 1" in page
+    assert "on the suppression list: unsubscribed: 1" in page
 
     response = client.post(f"{detail}pause/", follow=True)
     page = _text(response)
@@ -218,7 +218,7 @@ def test_start_pause_resume_and_watch_the_progress_to_completed(
     events = page[page.index("Recent events") :]
     assert "completed" in events
     assert "sent ann@example.com 250" in events
-    assert "skipped bob@example.com suppressed: unsubscribed" in events
+    assert "skipped bob@example.com on the suppression list: unsubscribed" in events
     assert len(smtp.received) == 2
     listing = _text(client.get("/campaigns/"))
     assert "Spring offer completed Offers 2 sent of 3 · 0 to send · 1 skipped" in listing
