@@ -59,6 +59,9 @@ OUTCOME_LABELS = {
 }
 
 
+STATUS_MAPPING = _("Status mapping: the list-member status each outcome sets (empty: unchanged)")
+
+
 class CampaignForm(forms.ModelForm):
     lists = forms.ModelMultipleChoiceField(
         label=_("Contact lists"),
@@ -148,11 +151,23 @@ class CampaignForm(forms.ModelForm):
         for name in ("lists", "addresses"):
             self.fields[name].widget.attrs["data-recipients"] = "1"
 
-    def sections(self) -> list[tuple[str, list[forms.BoundField]]]:
-        """Every field of the form, grouped: a field left out of the page would be saved empty."""
-        groups = [(str(title), [self[name] for name in names]) for title, names in self.SECTIONS]
-        outcomes = [self[f"status_{outcome}"] for outcome in STATUS_MAP_OUTCOMES]
-        return [*groups, (str(_("Status mapping")), outcomes)]
+    FOLDED = (_("Safety"), _("Tracking and recipient pages"))  # rarely changed: closed
+
+    def sections(self) -> list[tuple[str, list[tuple[forms.BoundField, str, str]], bool]]:
+        """Every field of the form, grouped (a field left out of the page would be saved
+        empty); the rare groups folded unless one of their fields has an error."""
+        groups = [(title, list(names)) for title, names in self.SECTIONS]
+        groups.append(
+            (STATUS_MAPPING, [f"status_{outcome}" for outcome in STATUS_MAP_OUTCOMES])
+        )
+        out = []
+        for title, names in groups:
+            fields = [self[name] for name in names]
+            folded = (title in self.FOLDED or title == STATUS_MAPPING) and not any(
+                f.errors for f in fields
+            )
+            out.append((str(title), [(f, "", "") for f in fields], folded))
+        return out
 
     def clean_windows(self) -> list[dict[str, Any]]:
         try:

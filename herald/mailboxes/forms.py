@@ -115,6 +115,118 @@ class MailboxForm(forms.ModelForm):
             for name in SANDBOX_FIXED:
                 self.fields[name].disabled = True
 
+    OAUTH = "microsoft google oauth"
+    # (title, fields, folded): every field of the form, each once (tests check it).
+    SECTIONS = (
+        (
+            _("Sender"),
+            (
+                "name",
+                "from_address",
+                "from_name",
+                "reply_to",
+                "return_path",
+                "bcc",
+                "signature",
+                "enabled",
+            ),
+            False,
+        ),
+        (
+            _("Sending (SMTP)"),
+            (
+                "smtp_host",
+                "smtp_port",
+                "smtp_security",
+                "login_with",
+                "smtp_username",
+                "smtp_password",
+                "clear_smtp_password",
+                "oauth_client_id",
+                "oauth_client_secret",
+                "clear_oauth_client_secret",
+                "oauth_tenant",
+                "oauth_issuer",
+                "oauth_scopes",
+            ),
+            False,
+        ),
+        (
+            _("Receiving (IMAP)"),
+            (
+                "receive_enabled",
+                "imap_host",
+                "imap_port",
+                "imap_security",
+                "imap_username",
+                "imap_password",
+                "clear_imap_password",
+                "imap_folder",
+                "imap_poll_seconds",
+                "imap_move_to",
+            ),
+            False,
+        ),
+        (_("Automatic answers"), ("ack_template", "optout_template"), True),
+        (
+            _("Provider limits"),
+            ("max_per_second", "max_per_hour", "max_per_day", "max_connections"),
+            True,
+        ),
+        (
+            _("DKIM signing"),
+            (
+                "dkim_domain",
+                "dkim_selector",
+                "dkim_generate",
+                "dkim_private_key",
+                "clear_dkim_private_key",
+            ),
+            True,
+        ),
+        (_("Inbox"), ("desk_mode", "wrapup_required", "max_outbound_open"), True),
+        (
+            _("Routing and service level"),
+            (
+                "auto_assign",
+                "agent_capacity",
+                "offline_grace_seconds",
+                "rest_seconds",
+                "return_to_last_agent",
+                "service_level_percent",
+                "service_level_seconds",
+                "wait_warning_seconds",
+                "wait_critical_seconds",
+            ),
+            True,
+        ),
+    )
+    # Fields that apply to one way of logging in only: shown while "log in with" says so.
+    WHEN = {
+        "smtp_password": "password",
+        "clear_smtp_password": "password",
+        "imap_password": "password",
+        "clear_imap_password": "password",
+        "oauth_client_id": OAUTH,
+        "oauth_client_secret": OAUTH,
+        "clear_oauth_client_secret": OAUTH,
+        "oauth_tenant": "microsoft",
+        "oauth_issuer": "oauth",
+        "oauth_scopes": OAUTH,
+    }
+
+    def sections(self) -> list[tuple[str, list[tuple[forms.BoundField, str, str]], bool]]:
+        """The form's fields in sections; a folded one opens when a field in it has an error."""
+        out = []
+        for title, names, folded in self.SECTIONS:
+            fields = [self[name] for name in names if name in self.fields]
+            rows = [
+                (f, "login_with" if f.name in self.WHEN else "", self.WHEN.get(f.name, ""))
+                for f in fields
+            ]
+            out.append((str(title), rows, folded and not any(f.errors for f in fields)))
+        return out
+
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         for name in DEFAULTED:

@@ -54,6 +54,7 @@ def test_a_manager_creates_and_starts_a_campaign_that_completes_into_the_sandbox
     expect(recipients).to_contain_text("Choose one or more lists")
     page.select_option("#id_lists", label="Spring customers")
     expect(recipients).to_have_text("3 recipients")  # counted live, as the list is chosen
+    page.get_by_text("Status mapping").click()  # a folded section: opened to use it
     page.fill("#id_status_sent", "mailed")
     page.get_by_role("button", name="Save").click()
 

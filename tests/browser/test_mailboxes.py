@@ -56,6 +56,13 @@ def test_a_manager_creates_a_mailbox_with_dkim_and_sees_both_connections_green(
     page.select_option("#id_imap_security", "starttls")
     page.fill("#id_imap_username", imap_server.user)
     page.fill("#id_imap_password", imap_server.password)
+    # The OAuth settings show only when the mailbox logs in with OAuth.
+    expect(page.locator("#id_oauth_client_id")).to_be_hidden()
+    page.select_option("#id_login_with", "microsoft")
+    expect(page.locator("#id_oauth_tenant")).to_be_visible()
+    expect(page.locator("#id_smtp_password")).to_be_hidden()
+    page.select_option("#id_login_with", "password")
+    page.get_by_text("DKIM signing").click()  # a folded section: opened to use it
     page.select_option("#id_dkim_generate", "ed25519")
     page.locator("form.mailbox-form button[type=submit]").click()
 

@@ -9,3 +9,16 @@ document.addEventListener("submit", (event) => {
   const form = event.target.closest("form[data-confirm]");
   if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
 });
+// A form field with data-when="other" data-is="a b" shows only while the field named "other"
+// in its form has the value a or b (e.g. the OAuth settings of a mailbox).
+function applyConditions(root) {
+  for (const row of root.querySelectorAll("[data-when]")) {
+    const form = row.closest("form");
+    const other = form && form.elements.namedItem(row.dataset.when);
+    if (other) row.hidden = !row.dataset.is.split(" ").includes(other.value);
+  }
+}
+document.addEventListener("change", (event) => {
+  if (event.target.form) applyConditions(event.target.form);
+});
+document.addEventListener("DOMContentLoaded", () => applyConditions(document));
