@@ -157,9 +157,7 @@ class CampaignForm(forms.ModelForm):
         """Every field of the form, grouped (a field left out of the page would be saved
         empty); the rare groups folded unless one of their fields has an error."""
         groups = [(title, list(names)) for title, names in self.SECTIONS]
-        groups.append(
-            (STATUS_MAPPING, [f"status_{outcome}" for outcome in STATUS_MAP_OUTCOMES])
-        )
+        groups.append((STATUS_MAPPING, [f"status_{outcome}" for outcome in STATUS_MAP_OUTCOMES]))
         out = []
         for title, names in groups:
             fields = [self[name] for name in names]
