@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs the system programs the test suite drives for real, when missing: Debian's Chromium
 # for the browser tests, Debian's Dovecot for the IMAP tests (started by tests/dovecot.py on
-# ports of its own; the package's system service is never started). As root it uses apt-get;
+# ports of its own; the package's system service is never started), and GNU gettext (xgettext,
+# msgfmt) for the translation catalogs' test. As root it uses apt-get;
 # otherwise it says what to install.
 set -euo pipefail
 
 missing=()
 command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/sbin/dovecot ] && [ -x /usr/lib/dovecot/imap ] || missing+=(dovecot-imapd)
+command -v xgettext >/dev/null 2>&1 && command -v msgfmt >/dev/null 2>&1 || missing+=(gettext)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

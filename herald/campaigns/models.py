@@ -132,7 +132,9 @@ class Campaign(models.Model):
     )
 
     # Auto-pause: more than failure_percent % failed among the last failure_window attempts.
-    failure_percent = models.PositiveSmallIntegerField(_("auto-pause above % failures"), default=20)
+    failure_percent = models.PositiveSmallIntegerField(
+        _("auto-pause when failures exceed (%)"), default=20
+    )
     failure_window = models.PositiveIntegerField(_("among the last N attempts"), default=200)
     # Retries of temporary failures: backoff steps, then give up after max_retry_hours.
     max_retry_hours = models.PositiveIntegerField(

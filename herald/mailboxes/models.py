@@ -274,7 +274,10 @@ class Mailbox(models.Model):
         _("first answer within (seconds)"),
         default=3600,
         validators=[MinValueValidator(1)],
-        help_text=_('With the target: "80 % of conversations get a first answer within 3600 s".'),
+        help_text=_(
+            "With the target, e.g. 80 %: that share of conversations gets a first answer "
+            "within 3600 s."
+        ),
     )
     wait_warning_seconds = models.PositiveIntegerField(
         _("waiting: warning after (seconds)"), default=600

@@ -4,10 +4,29 @@ from __future__ import annotations
 
 from django import template
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from herald.contacts.models import SuppressionReason
 
 register = template.Library()
+
+# The classification reasons (herald.inbound.classify; `herald mail classify` prints them as they
+# are) that a person reads on a message, in words. Header facts ("Auto-Submitted: auto-replied")
+# are shown as they came.
+CLASSIFICATION = {
+    "no thread": gettext_lazy("not an answer to a message Herald sent"),
+    "reply token": gettext_lazy("an answer to a message Herald sent (its reply address)"),
+    "In-Reply-To/References": gettext_lazy("an answer to a message Herald sent (its headers)"),
+    "hard bounce": gettext_lazy("the address does not exist (hard bounce)"),
+    "soft bounce": gettext_lazy("delivery failed for now (soft bounce)"),
+    "delay warning": gettext_lazy("delivery is delayed, still being tried"),
+    "read receipt (RFC 8098)": gettext_lazy("read receipt"),
+    "out-of-office subject": gettext_lazy("out of office (subject)"),
+    "out-of-office wording": gettext_lazy("out of office (wording)"),
+    "automatic answer (ack)": gettext_lazy("automatic acknowledgement"),
+    "automatic answer (optout)": gettext_lazy("automatic opt-out confirmation"),
+    "automatic answer (confirm)": gettext_lazy("request to confirm an opt-out"),
+}
 
 
 @register.filter
@@ -16,6 +35,8 @@ def reason(text: str) -> str:
     suppression list: opt-out keyword"); other reasons are already words."""
     if not isinstance(text, str):
         return text
+    if text in CLASSIFICATION:
+        return str(CLASSIFICATION[text])
     for prefix, words in (
         ("suppressed domain: ", _("its domain is on the suppression list: %(why)s")),
         ("suppressed: ", _("on the suppression list: %(why)s")),
