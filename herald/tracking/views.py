@@ -103,13 +103,28 @@ def _hit(request: HttpRequest, kind: str, token: str, **extra: Any) -> recording
 
 def _language(delivery: Delivery, campaign: Campaign | None = None) -> str:
     """The contact's language when Herald speaks it, else the template's, else the account's."""
-    known = {code for code, _name in settings.LANGUAGES}
     contact = Contact.objects.filter(pk=delivery.contact_id).only("language").first()
     candidates = [contact.language if contact else ""]
     campaign = campaign or Campaign.objects.select_related("version").get(pk=delivery.campaign_id)
     if campaign.version is not None:
         candidates.append(campaign.version.source.get("language", ""))
-    candidates.append(Account.load().language)
+    return _first_known(candidates)
+
+
+def _address_language(address: str) -> str:
+    """The language of the contact an address belongs to (the first one), else the account's."""
+    found = (
+        Contact.objects.filter(addresses__email_key=address.lower(), erased_at__isnull=True)
+        .order_by("pk")
+        .values_list("language", flat=True)
+        .first()
+    )
+    return _first_known([found or ""])
+
+
+def _first_known(candidates: list[str]) -> str:
+    known = {code for code, _name in settings.LANGUAGES}
+    candidates = [*candidates, Account.load().language]
     for value in candidates:
         code = (value or "").lower().replace("_", "-").split("-")[0]
         if code in known:
@@ -192,7 +207,7 @@ def confirm_optout(request: HttpRequest, signed: str) -> HttpResponse:
     else:
         already = is_suppressed(address) is not None
         state = "done" if already else "confirm"
-    with translation.override(Account.load().language or settings.LANGUAGE_CODE):
+    with translation.override(_address_language(address)):
         response = render(
             request,
             "tracking/unsubscribe.html",

@@ -102,3 +102,15 @@ def test_with_trusted_server_ids_only_their_headers_count(mailbox, settings):
     ]
     receive(mailbox, message("ann@example.org", *ours_below, body="STOP", n=2))
     assert suppressed("ann@example.org")
+
+
+def test_the_confirmation_page_speaks_the_contacts_language(mailbox):
+    from herald.audit.actors import Actor
+    from herald.contacts.actions import do_upsert_contacts
+    from herald.tracking.actions import optout_confirmation_token
+
+    do_upsert_contacts(Actor.system("test"), [{"emails": ["giulia@example.org"], "language": "it"}])
+    italian = Client().get(f"/optout/{optout_confirmation_token('giulia@example.org', mailbox.pk)}")
+    assert 'lang="it"' in italian.content.decode()
+    unknown = Client().get(f"/optout/{optout_confirmation_token('nobody@example.org', mailbox.pk)}")
+    assert 'lang="en"' in unknown.content.decode()  # no contact: the account's language
