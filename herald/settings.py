@@ -204,6 +204,7 @@ PASSWORD_HASHERS = env_list(
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("fr", _("French")), ("it", _("Italian")), ("ar", _("Arabic"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["herald.formats"]  # English: ISO dates, 24-hour times
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
