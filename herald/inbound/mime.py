@@ -61,9 +61,27 @@ def depth(message: Message) -> int:
     return deepest
 
 
+def _stored(message: Message, name: str) -> str | None:
+    """A header's value as the message carries it. Raw 8-bit text (RFC 6532: mail programs
+    that speak SMTPUTF8 send UTF-8 headers as they are) is read as UTF-8, else as Windows-1252;
+    the parser keeps such bytes as surrogate escapes, which would show as replacement marks."""
+    wanted = name.lower()
+    for key, value in message.raw_items():
+        if key.lower() == wanted:
+            text = str(value)
+            if any("\udc80" <= c <= "\udcff" for c in text):
+                data = text.encode("utf-8", "surrogateescape")
+                try:
+                    return data.decode("utf-8")
+                except UnicodeDecodeError:
+                    return data.decode("cp1252", "replace")
+            return text
+    return None
+
+
 def header(message: Message, name: str) -> str:
-    """A header's value decoded to text (RFC 2047), unfolded; '' when absent or undecodable."""
-    value = message.get(name)
+    """A header's value decoded to text (RFC 2047, or raw UTF-8), unfolded; '' when absent."""
+    value = _stored(message, name)
     if value is None:
         return ""
     try:

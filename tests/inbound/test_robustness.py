@@ -61,3 +61,16 @@ def test_mangled_real_messages_never_raise(path: Path, edits: list) -> None:
 def test_empty_and_headerless_input_is_unreadable_with_a_reason(raw: bytes) -> None:
     with pytest.raises(UnreadableMessage, match="message"):
         classify(raw)
+
+
+def test_raw_utf8_headers_read_as_the_customer_wrote_them():
+    """RFC 6532: a mail program that speaks SMTPUTF8 sends Arabic, accented or any text in the
+    headers as plain UTF-8; older ones send Windows-1252. Neither becomes replacement marks."""
+    from herald.inbound import mime
+    from herald.inbound.classify import classify
+
+    arabic = "From: سارة <sara@example.org>\r\nSubject: طلبي رقم 4521\r\n\r\nمرحبا\r\n".encode()
+    assert mime.header(mime.parse(arabic), "Subject") == "طلبي رقم 4521"
+    assert classify(arabic).subject == "طلبي رقم 4521"
+    latin = b"From: a@example.org\r\nSubject: caf\xe9 cr\xe8me\r\n\r\nx\r\n"
+    assert mime.header(mime.parse(latin), "Subject") == "café crème"
