@@ -46,3 +46,17 @@ def reason(text: str) -> str:
             why = SuppressionReason(code).label if code in SuppressionReason.values else code
             return words % {"why": why}
     return text
+
+
+@register.filter
+def label_of(value: str, choices: str) -> str:
+    """The label, in the page's language, of a stored choice (kinds: ``presence``,
+    ``campaign_status``), e.g. ``{{ a.presence|label_of:"presence" }}``."""
+    from herald.campaigns.models import CampaignStatus
+    from herald.routing.models import PresenceStatus
+
+    kinds = {"presence": PresenceStatus, "campaign_status": CampaignStatus}
+    kind = kinds.get(choices)
+    if kind is None or value not in kind.values:
+        return value
+    return str(kind(value).label)
