@@ -10,8 +10,20 @@ missing=()
 command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/sbin/dovecot ] && [ -x /usr/lib/dovecot/imap ] || missing+=(dovecot-imapd)
 command -v xgettext >/dev/null 2>&1 && command -v msgfmt >/dev/null 2>&1 || missing+=(gettext)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+
+# axe-core, the accessibility checker of the browser tests, from the npm registry (pinned in
+# tests/browser/axe/package-lock.json).
+axe_ready() { [ -f tests/browser/axe/node_modules/axe-core/axe.min.js ]; }
+install_axe() {
+  if ! axe_ready; then
+    echo "Installing axe-core (npm ci)…"
+    npm ci --prefix tests/browser/axe --no-audit --no-fund --silent
+  fi
+}
 
 if [ ${#missing[@]} -eq 0 ]; then
+  install_axe
   exit 0
 fi
 if [ "$(id -u)" -ne 0 ]; then
@@ -30,3 +42,4 @@ if [ ! -e "$policy" ]; then
 fi
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 if [ "$own_policy" -eq 1 ]; then rm -f "$policy"; fi
+install_axe
