@@ -74,7 +74,7 @@ def violations(page: Page) -> list[dict]:
 
 @pytest.fixture
 def checked_page(browser: Browser, live_server) -> Iterator[Page]:
-    """A page whose CSP lets the test inject axe-core (Herald's own pages allow no inline script)."""
+    """A page whose CSP lets the test inject axe-core (Herald's pages allow no inline script)."""
     if not AXE.exists():
         pytest.fail(f"{AXE} is missing: `make test` installs it (npm ci in tests/browser/axe)")
     context = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)

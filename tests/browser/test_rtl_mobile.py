@@ -42,13 +42,11 @@ def pages(transactional_db, arabic_manager) -> Iterator[dict[str, str]]:
         mailbox, "مرحبا، لم يصل طلبي رقم 4521 بعد. carol@example.org", subject="طلبي"
     )
     customers = do_create_list(ACTOR, name="عملاء الربيع")
-    do_upsert_contacts(
-        ACTOR, [{"first_name": "سارة", "emails": ["sara@example.org"]}], customers
-    )
+    do_upsert_contacts(ACTOR, [{"first_name": "سارة", "emails": ["sara@example.org"]}], customers)
+    html = '<p>مرحبا ${first_name|}</p><p><a href="${unsubscribe_url}">إلغاء</a></p>'
     template = do_save_template(
-        ACTOR, None, name="عرض", subject="عرض الربيع", html='<p>مرحبا ${first_name|}</p><p><a href="${unsubscribe_url}">إلغاء</a></p>',
-        direction="rtl",
-    ).template  # fmt: skip
+        ACTOR, None, name="عرض", subject="عرض الربيع", html=html, direction="rtl"
+    ).template
     campaign = campaigns.do_save_campaign(
         ACTOR, None, lists=[customers], mailbox=mailbox, template=template, name="حملة الربيع"
     )

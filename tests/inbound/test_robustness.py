@@ -69,7 +69,7 @@ def test_raw_utf8_headers_read_as_the_customer_wrote_them():
     from herald.inbound import mime
     from herald.inbound.classify import classify
 
-    arabic = "From: سارة <sara@example.org>\r\nSubject: طلبي رقم 4521\r\n\r\nمرحبا\r\n".encode()
+    arabic = "From: سارة <sara@example.org>\r\nSubject: طلبي رقم 4521\r\n\r\nمرحبا\r\n".encode()  # noqa: RUF001
     assert mime.header(mime.parse(arabic), "Subject") == "طلبي رقم 4521"
     assert classify(arabic).subject == "طلبي رقم 4521"
     latin = b"From: a@example.org\r\nSubject: caf\xe9 cr\xe8me\r\n\r\nx\r\n"
