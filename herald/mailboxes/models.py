@@ -18,7 +18,7 @@ from herald.mailboxes import secrets
 
 
 class SmtpSecurity(models.TextChoices):
-    NONE = "none", _("None")
+    NONE = "none", _("No encryption")
     STARTTLS = "starttls", _("STARTTLS")
     TLS = "tls", _("SSL/TLS")
 
