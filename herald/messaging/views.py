@@ -156,9 +156,10 @@ def attachment_remove(request: HttpRequest, attachment_id: int) -> HttpResponse:
 def _field_label(name: str) -> str:
     """What the template's page calls a versioned field ("subject"), in the page's language."""
     try:
-        return str(Template._meta.get_field(name).verbose_name)
+        field = Template._meta.get_field(name)
     except FieldDoesNotExist:
         return name
+    return str(getattr(field, "verbose_name", name))
 
 
 @role_required(Role.MANAGER)
