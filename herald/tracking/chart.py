@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
+from django.utils.formats import date_format
+
 WIDTH, HEIGHT = 760, 240
 LEFT, RIGHT, TOP, BOTTOM = 56, 56, 16, 40
 COLORS = {"sent": "#9db4d3", "opened": "#1f7a4d", "clicked": "#c05621"}
@@ -55,7 +57,7 @@ def fill_hours(points: Sequence[Point], *, limit: int = 24 * 14) -> list[Point]:
 
 def _label(hour: dt.datetime, tz: dt.tzinfo) -> str:
     local = hour.astimezone(tz)
-    return local.strftime("%d %b %H:00")
+    return date_format(local, "j M H:00")  # month names in the page's language
 
 
 def timeline_svg(

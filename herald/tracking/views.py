@@ -34,6 +34,7 @@ from django.http import (
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone, translation
+from django.utils.formats import date_format
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
@@ -423,8 +424,8 @@ def _window_state(campaign: Campaign, now: Any, zone: Any) -> str:
         return _("in each contact's time zone")
     if windows.is_open(schedule, now, zone):
         return _("open")
-    opens = windows.next_open(schedule, now, zone).astimezone(zone)
-    return _("closed, opens %(when)s") % {"when": opens.strftime("%a %d %b %H:%M")}
+    opens = timezone.localtime(windows.next_open(schedule, now, zone))  # the viewer's zone
+    return _("closed, opens %(when)s") % {"when": date_format(opens, "D j M, H:i")}
 
 
 def _dashboard_rows() -> list[dict[str, Any]]:
