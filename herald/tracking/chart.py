@@ -57,7 +57,7 @@ def fill_hours(points: Sequence[Point], *, limit: int = 24 * 14) -> list[Point]:
 
 def _label(hour: dt.datetime, tz: dt.tzinfo) -> str:
     local = hour.astimezone(tz)
-    return date_format(local, "j M H:00")  # month names in the page's language
+    return date_format(local, "d M H:00")  # month names in the page's language
 
 
 def timeline_svg(
