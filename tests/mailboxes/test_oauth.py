@@ -306,3 +306,19 @@ def test_provider_errors_are_put_in_words_an_admin_can_act_on(error, description
     said = oauth.explain(oauth.ProviderError(error, description))
     assert words in said
     assert error in said or description[:20] in said
+
+
+def test_imap_falls_back_to_oauthbearer(client_for, mike, mailbox, provider, dovecot_oauth):
+    """A server that offers OAUTHBEARER only (here Dovecot, its XOAUTH2 hidden from the client)."""
+    import imaplib
+
+    sign_in(client_for(mike), mailbox, provider)
+    mailbox.refresh_from_db()
+    client = imaplib.IMAP4("127.0.0.1", dovecot_oauth.port, timeout=10)
+    try:
+        client.capabilities = tuple(c for c in client.capabilities if c != "AUTH=XOAUTH2")
+        used = connection.imap_oauth_login(client, USER, oauth.access_token(mailbox))
+        assert used == "AUTHENTICATE OAUTHBEARER"
+        assert client.state == "AUTH"
+    finally:
+        client.logout()
