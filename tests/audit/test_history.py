@@ -56,7 +56,9 @@ def test_a_manager_sees_every_change_newest_first_with_before_and_after(client_f
         "user.change Alice Martin",
         "account.change Acme Energy",
     ]
-    assert "<del>manager</del> → <ins>admin</ins>" in page
+    assert (
+        '<del>manager</del> <span class="flow" aria-hidden="true"></span> <ins>admin</ins>' in page
+    )
     assert "command line" in page
 
 

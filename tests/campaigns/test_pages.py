@@ -91,7 +91,7 @@ def test_a_manager_creates_a_campaign_with_windows_and_a_status_mapping(mike, cl
     assert "Not started yet." in page
     assert "Mon-Fri 13:00-18:00" in page
     assert "10 messages per minute" in page
-    assert "sent → “mailed”" in page
+    assert "sent “mailed”" in page
     assert "Customers" in page
     assert "Offers" in page
 
