@@ -409,6 +409,9 @@ class RefreshIn(Input):
         default_factory=dict, description="column -> target; empty: guessed from the header"
     )
     active: bool = True
+    max_removed_percent: int = Field(
+        50, ge=1, le=100, description="refuse a file that removes more of the members (100: never)"
+    )
 
 
 class RefreshOut(Schema):
@@ -418,6 +421,7 @@ class RefreshOut(Schema):
     when: str
     columns: dict[str, str]
     active: bool
+    max_removed_percent: int
     next_run_at: datetime | None
 
 
@@ -443,6 +447,7 @@ def _refresh_out(refresh: ListRefresh) -> dict[str, Any]:
         "when": actions.refresh_state(refresh)["recurrence"],
         "columns": refresh.columns,
         "active": refresh.active,
+        "max_removed_percent": refresh.max_removed_percent,
         "next_run_at": refresh.next_run_at,
     }
 
@@ -467,6 +472,7 @@ def set_refresh(request: HttpRequest, list_id: int, payload: RefreshIn) -> dict[
         recurrence=actions.recurrence_from_text(payload.when),
         columns=payload.columns,
         active=payload.active,
+        max_removed_percent=payload.max_removed_percent,
     )
     return _refresh_out(refresh)
 

@@ -534,7 +534,7 @@ def do_start_import(
 
 # -- scheduled refresh -------------------------------------------------------------------------
 
-REFRESH_FIELDS = ["url", "path", "recurrence", "columns", "active"]
+REFRESH_FIELDS = ["url", "path", "recurrence", "columns", "active", "max_removed_percent"]
 
 
 def _clean_refresh(refresh: ListRefresh) -> None:
@@ -557,6 +557,8 @@ def _clean_refresh(refresh: ListRefresh) -> None:
         windows.recurrence_from_json(refresh.recurrence)
     except ValueError as exc:
         errors["recurrence"] = [str(exc)]
+    if not 1 <= refresh.max_removed_percent <= 100:
+        errors["max_removed_percent"] = [_("A percentage from 1 to 100 (100: never refused).")]
     if refresh.columns:
         problems = mapping_errors(list(refresh.columns), refresh.columns)
         if problems:

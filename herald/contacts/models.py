@@ -406,6 +406,11 @@ class ListRefresh(models.Model):
     # The column mapping of herald.contacts.rows; empty: guessed from each file's header.
     columns = models.JSONField(default=dict, blank=True)
     active = models.BooleanField(_("on"), default=True)
+    # A file far shorter than the list is more often a broken export than a real change: a run
+    # that would remove more than this share of the members is refused (100: never refused).
+    max_removed_percent = models.PositiveSmallIntegerField(
+        _("refuse a file that removes more than (%) of the members"), default=50
+    )
     next_run_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=now)
 

@@ -23,6 +23,7 @@ import logging
 import ssl
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import urllib3
 from django.conf import settings
@@ -140,6 +141,7 @@ def run(refresh: ListRefresh) -> RefreshRun:
                 original_name=stored.name.partition("-")[2],
                 mode=ImportMode.REPLACE,
             )
+            _check_shrink(refresh, job)
             RefreshRun.objects.filter(pk=row.pk).update(job=job)
             actions.do_start_import(
                 ACTOR, job, columns=refresh.columns or None, mode=ImportMode.REPLACE
@@ -154,6 +156,25 @@ def run(refresh: ListRefresh) -> RefreshRun:
         )
     row.refresh_from_db()
     return row
+
+
+SMALL_LIST = 20  # members: below this, any file may replace the list
+
+
+def _check_shrink(refresh: ListRefresh, job: Any) -> None:
+    """Refuses a file that would remove more than the refresh allows (a broken export, a
+    filtered view saved by mistake): the members stay, and the run says why."""
+    members = refresh.contact_list.members.count()
+    rows = job.rows_total  # the data rows, estimated from the line count
+    if members < SMALL_LIST or refresh.max_removed_percent >= 100:
+        return
+    removed = max(0, members - rows) * 100 // members
+    if removed > refresh.max_removed_percent:
+        raise RefreshError(
+            f"the file has about {rows} rows for a list of {members} members: replacing it "
+            f"would remove about {removed} % of them, more than the {refresh.max_removed_percent}"
+            " % this refresh allows. Check the export, or raise the limit and refresh now."
+        )
 
 
 def _settle(row: RefreshRun, status: str, error: str = "") -> None:

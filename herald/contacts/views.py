@@ -116,6 +116,11 @@ def _refresh_context(contact_list: ContactList) -> dict[str, Any]:
     }
 
 
+def _percent(text: str) -> int:
+    """A percentage typed on the page (0 when it is not a number: refused with the reason)."""
+    return int(text) if text.strip().isdigit() and len(text.strip()) <= 3 else 0
+
+
 @role_required(Role.MANAGER)
 @require_POST
 def refresh(request: HttpRequest, list_id: int) -> HttpResponse:
@@ -141,6 +146,7 @@ def refresh(request: HttpRequest, list_id: int) -> HttpResponse:
                 path="" if https else source,
                 recurrence=actions.recurrence_from_text(request.POST.get("when", "")),
                 active=request.POST.get("active") == "1",
+                max_removed_percent=_percent(request.POST.get("max_removed_percent", "")),
             )
             messages.success(request, _("Scheduled refresh saved."))
     except ValidationError as exc:

@@ -234,3 +234,22 @@ def test_a_refresh_that_is_off_does_not_run_and_a_stalled_download_is_failed(
     stalled.refresh_from_db()
     assert stalled.status == "failed"
     assert "worker stopped" in stalled.error
+
+
+def test_a_file_that_would_empty_most_of_the_list_is_refused(server, api_for, mike):
+    big = do_create_list(ACTOR, name="Big")
+    do_upsert_contacts(ACTOR, [{"emails": [f"p{n}@example.org"]} for n in range(40)], big)
+    api = api_for(mike)
+    set_refresh(api, big, url=server.url)  # NEW_FILE has 2 rows: 95 % would go
+    ListRefresh.objects.update(next_run_at=timezone.now())
+    worker_turn()
+    run = RefreshRun.objects.get()
+    assert run.status == "failed"
+    assert "would remove about 95 %" in run.error
+    assert ListMember.objects.filter(contact_list=big).count() == 40  # nothing was removed
+    # The manager checked the file: it is right. Allowing it, the refresh goes through.
+    answer = set_refresh(api, big, url=server.url, max_removed_percent=100)
+    assert answer.json()["max_removed_percent"] == 100
+    ListRefresh.objects.update(next_run_at=timezone.now())
+    worker_turn()
+    assert members(big) == ["ann@example.org", "carol@example.org"]

@@ -21,6 +21,7 @@ class Migration(migrations.Migration):
                 ('recurrence', models.JSONField(verbose_name='when')),
                 ('columns', models.JSONField(blank=True, default=dict)),
                 ('active', models.BooleanField(default=True, verbose_name='on')),
+                ('max_removed_percent', models.PositiveSmallIntegerField(default=50, verbose_name='refuse a file that removes more than (%) of the members')),
                 ('next_run_at', models.DateTimeField(blank=True, null=True)),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('contact_list', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='refresh', to='contacts.contactlist')),
