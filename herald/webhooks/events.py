@@ -8,7 +8,8 @@ autoreplied, skipped); ``campaign.<kind>`` (launched, paused, resumed, completed
 ``import.finished``; ``suppression.<reason>`` when an address or domain is added to the
 suppression list (``suppression.opt_out``: an opt-out keyword; ``suppression.unsubscribed``: the
 unsubscribe link; hard_bounce, complaint, soft_bounces, manual); ``list.refresh_failed`` when a
-scheduled list refresh fails.
+scheduled list refresh fails; ``disposition.sent``, ``.failed`` and ``.skipped`` for the email a
+call's disposition triggered.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ EVENT_TYPES = sorted(
     + [f"campaign.{k}" for k in CAMPAIGN_KINDS]
     + [f"conversation.{k}" for k in ConversationEventKind.values]
     + ["import.finished", "list.refresh_failed"]
+    + ["disposition.sent", "disposition.failed", "disposition.skipped"]
     + [f"suppression.{r}" for r in SuppressionReason.values if r != SuppressionReason.ERASED]
 )
 _INTERNAL = {"tally", "counted"}  # bookkeeping of the statistics, not news
@@ -161,10 +163,33 @@ def refresh_events(ids: list[int]) -> dict[int, Built]:
     return out
 
 
+def disposition_events(ids: list[int]) -> dict[int, Built]:
+    from herald.dispositions.models import Disposition
+
+    out: dict[int, Built] = {}
+    for row in Disposition.objects.filter(pk__in=ids):
+        data = {
+            "disposition_id": row.pk,
+            "call_id": row.call_id,
+            "code": row.code,
+            "contact_id": row.contact_id,
+            "email": row.email,
+            "agent": row.agent,
+            "state": row.state,
+            "reason": row.reason,
+            "message_id": row.message_id,
+        }
+        kind, key = f"disposition.{row.state}", f"disposition:{row.pk}"
+        at = row.sent_at or row.created_at
+        out[row.pk] = (kind, key, {"type": kind, "timestamp": _iso(at), "data": data})
+    return out
+
+
 BUILDERS = {
     "e": campaign_events,
     "c": conversation_events,
     "i": import_events,
     "s": suppression_events,
     "r": refresh_events,
+    "d": disposition_events,
 }

@@ -63,7 +63,8 @@ class Endpoint(models.Model):
 class Captured(models.Model):
     """An event recorded and not yet fanned out (written by the triggers only)."""
 
-    # e: campaign event, c: conversation event, i: import, s: suppression, r: list refresh
+    # e: campaign event, c: conversation event, i: import, s: suppression, r: list refresh,
+    # d: the email of a call's disposition
     source = models.CharField(max_length=1)
     row_id = models.BigIntegerField()
 

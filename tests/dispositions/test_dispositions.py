@@ -366,3 +366,31 @@ def test_temporary_refusals_are_retried_for_a_day_after_the_first_attempt(
     row.refresh_from_db()
     assert row.state == "failed"
     assert row.reason.startswith("gave up after 2 attempts: 451")
+
+
+def test_the_email_of_a_call_goes_out_as_a_webhook(
+    rule: dict[str, Any], voice_api: Client, carol: Contact, smtp: SmtpServer
+) -> None:
+    from herald.webhooks import actions as webhooks
+    from herald.webhooks import dispatch
+    from tests.webhooks.test_webhooks import Receiver
+
+    receiver = Receiver()
+    try:
+        webhooks.do_create_endpoint(
+            ACTOR, receiver.url, event_types=["disposition.sent", "disposition.failed"]
+        )
+        report(voice_api, external_id="CRM-7", variables={"order_number": "A-7"})
+        report(
+            voice_api, call_id="call-2", email="data-554@example.org", variables={"order_number": 2}
+        )
+        sending.send_due()
+        dispatch.fan_out()
+        dispatch.deliver_due(timezone.now())
+        by_call = {m["data"]["call_id"]: m for m in receiver.accepted()}
+        assert by_call["call-1"]["type"] == "disposition.sent"
+        assert by_call["call-1"]["data"]["contact_id"] == carol.pk
+        assert by_call["call-2"]["type"] == "disposition.failed"
+        assert "554" in by_call["call-2"]["data"]["reason"]
+    finally:
+        receiver.server.shutdown()
