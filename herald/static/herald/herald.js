@@ -22,3 +22,21 @@ document.addEventListener("change", (event) => {
   if (event.target.form) applyConditions(event.target.form);
 });
 document.addEventListener("DOMContentLoaded", () => applyConditions(document));
+// On a phone a search form shows its first field only, until "More filters" (or a filter already
+// in use) shows the others.
+function showAllFilters(form) {
+  form.classList.add("show-all");
+  const more = form.querySelector("[data-more-filters]");
+  if (more) more.setAttribute("aria-expanded", "true");
+}
+document.addEventListener("click", (event) => {
+  const more = event.target.closest("[data-more-filters]");
+  if (more && more.form) showAllFilters(more.form);
+});
+document.addEventListener("DOMContentLoaded", () => {
+  for (const more of document.querySelectorAll("[data-more-filters]")) {
+    const fields = more.form.querySelectorAll("select, input:not([type=hidden]):not([type=search])");
+    const used = [...fields].some((field) => (field.tagName === "SELECT" ? field.selectedIndex > 0 : field.value));
+    if (used) showAllFilters(more.form);
+  }
+});
