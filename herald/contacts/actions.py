@@ -234,7 +234,9 @@ def do_remove_suppression(actor: Actor, entry: Suppression) -> None:
 CONTACT_FIELDS = ("external_id", "first_name", "last_name", "company", "language", "timezone")
 
 
-def _set_addresses(contact: Contact, emails: Sequence[str | dict[str, str]]) -> None:
+def set_addresses(contact: Contact, emails: Sequence[str | dict[str, str]]) -> None:
+    """Replaces the contact's addresses (up to 3, in order, each checked: an invalid one is
+    kept marked invalid with the reason)."""
     if len(emails) > MAX_ADDRESSES:
         raise ValidationError({"emails": _("At most 3 addresses per contact.")})
     contact.addresses.all().delete()
@@ -308,7 +310,7 @@ def do_change_contact(
     if emails is not None:
         cleaned = _clean_emails(emails)
         if cleaned != before["emails"]:
-            _set_addresses(contact, cleaned)
+            set_addresses(contact, cleaned)
     contact.updated_at = timezone.now()
     contact.save()
     changes = diff(before, _contact_state(contact))
@@ -369,7 +371,7 @@ def do_upsert_contacts(
             result.errors.append({"index": index, "error": "; ".join(exc.messages)})
             continue
         contact.save()
-        _set_addresses(contact, emails)
+        set_addresses(contact, emails)
         if contact_list is not None:
             ListMember.objects.get_or_create(contact_list=contact_list, contact=contact)
         if created:

@@ -23,7 +23,6 @@ import logging
 import ssl
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import urllib3
 from django.conf import settings
@@ -37,6 +36,7 @@ from herald.campaigns.actions import account_zone
 from herald.contacts import actions
 from herald.contacts.csvfile import FileRefused
 from herald.contacts.models import (
+    ImportJob,
     ImportMode,
     ImportStatus,
     ListRefresh,
@@ -161,7 +161,7 @@ def run(refresh: ListRefresh) -> RefreshRun:
 SMALL_LIST = 20  # members: below this, any file may replace the list
 
 
-def _check_shrink(refresh: ListRefresh, job: Any) -> None:
+def _check_shrink(refresh: ListRefresh, job: ImportJob) -> None:
     """Refuses a file that would remove more than the refresh allows (a broken export, a
     filtered view saved by mistake): the members stay, and the run says why."""
     members = refresh.contact_list.members.count()

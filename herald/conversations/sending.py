@@ -22,7 +22,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -31,7 +30,7 @@ from herald.accounts.models import Account
 from herald.campaigns import tokens
 from herald.conversations import actions
 from herald.conversations.models import ConversationEventKind, Message, SendState
-from herald.dialer.dkim import DkimError, DkimSigner
+from herald.dialer.dkim import DkimError, sign_for
 from herald.inbound.tokens import make_reply_address
 from herald.mailboxes.models import Mailbox
 from herald.mailboxes.smtp import SmtpError, send_message
@@ -144,9 +143,13 @@ def _failed(message: Message, words: str, *, permanent: bool) -> str:
         if give_up and not permanent:
             words = f"gave up after {attempts} attempts: {words}"
     else:
-        steps = settings.DIALER_RETRY_MINUTES
-        wait = dt.timedelta(minutes=steps[min(attempts, len(steps)) - 1])
-        state, kind, due = SendState.DEFERRED, ConversationEventKind.DEFERRED, now + wait
+        from herald.dialer.sender import backoff  # the dialer's waits between retries
+
+        state, kind, due = (
+            SendState.DEFERRED,
+            ConversationEventKind.DEFERRED,
+            now + backoff(attempts),
+        )
     with transaction.atomic():
         Message.objects.filter(pk=message.pk).update(
             send_state=state, send_error=words[:1000], due_at=due, lease_until=None
@@ -206,7 +209,4 @@ def _write(message: Message, mailbox: Mailbox) -> bytes:
     Message.objects.filter(pk=message.pk).update(
         message_id=tokens.desk_message_id_header(token, domain)
     )
-    if mailbox.dkim_domain and mailbox.dkim_selector and mailbox.dkim_private_key_encrypted:
-        signer = DkimSigner(mailbox.dkim_domain, mailbox.dkim_selector, mailbox.dkim_private_key)
-        raw = bytes(signer.sign(raw, int(now.timestamp())))
-    return raw
+    return sign_for(mailbox, raw, now)

@@ -20,7 +20,8 @@ import base64
 import hashlib
 import re
 from collections.abc import Sequence
-from typing import Literal
+from datetime import datetime
+from typing import Any, Literal
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
@@ -325,3 +326,12 @@ def _fold_tags(tags: list[bytes]) -> bytes:
         out += tag
         line = len(tag.rsplit(b"\r\n", 1)[-1]) if b"\r\n" in tag else line + len(tag)
     return out
+
+
+def sign_for(mailbox: Any, message: bytes, now: datetime) -> bytes:
+    """``message`` signed with the mailbox's DKIM key (``Mailbox.signs_dkim``), else as it is:
+    for the one-off messages (desk answers, triggered emails); the dialer keeps its signers."""
+    if not mailbox.signs_dkim:
+        return message
+    signer = DkimSigner(mailbox.dkim_domain, mailbox.dkim_selector, mailbox.dkim_private_key)
+    return bytes(signer.sign(message, int(now.timestamp())))

@@ -556,7 +556,7 @@ class Dialer:
             raise RenderError("the campaign's template has no saved version")
         compiled = compiled_version(version, mailbox.signature)
         signer = None
-        if mailbox.dkim_domain and mailbox.dkim_selector and mailbox.dkim_private_key_encrypted:
+        if mailbox.signs_dkim:
             key = (mailbox.pk, mailbox.dkim_private_key_encrypted)
             if key not in self.signers:
                 self.signers[key] = DkimSigner(

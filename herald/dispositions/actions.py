@@ -24,7 +24,8 @@ from herald.audit.actors import Actor
 from herald.campaigns import forms, windows
 from herald.campaigns.actions import account_zone
 from herald.contacts import addresses
-from herald.contacts.models import Address, AddressState, Contact
+from herald.contacts.actions import set_addresses
+from herald.contacts.models import Address, Contact
 from herald.dispositions.models import (
     MAX_DELAY_MINUTES,
     Disposition,
@@ -224,13 +225,7 @@ def find_contact(actor: Actor, *, external_id: str = "", email: str = "") -> tup
                 }
             )
         contact = Contact.objects.create(external_id=external_id or None)
-        Address.objects.create(
-            contact=contact,
-            position=1,
-            email=normalized,
-            email_key=normalized.lower(),
-            state=AddressState.VALID,
-        )
+        set_addresses(contact, [normalized])
         record(
             actor,
             "contact.create",

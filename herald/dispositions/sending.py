@@ -19,7 +19,6 @@ import datetime as dt
 import logging
 from email.utils import make_msgid
 
-from django.conf import settings
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -29,7 +28,7 @@ from herald.campaigns import windows
 from herald.campaigns.actions import account_zone
 from herald.contacts.models import is_suppressed
 from herald.contacts.queries import suppression_reason
-from herald.dialer.dkim import DkimError, DkimSigner
+from herald.dialer.dkim import DkimError, sign_for
 from herald.dispositions.models import Disposition, DispositionState
 from herald.mailboxes.smtp import SmtpError, send_message
 from herald.messaging.queries import compiled_version
@@ -130,9 +129,9 @@ def _failed(row: Disposition, words: str, *, permanent: bool) -> str:
         if give_up and not permanent:
             words = f"gave up after {row.attempts} attempts: {words}"
         return _finish(row, DispositionState.FAILED, words, due_at=None)
-    steps = settings.DIALER_RETRY_MINUTES
-    wait = dt.timedelta(minutes=steps[min(row.attempts, len(steps)) - 1])
-    return _finish(row, DispositionState.DEFERRED, words, due_at=now + wait)
+    from herald.dialer.sender import backoff  # the dialer's waits between retries
+
+    return _finish(row, DispositionState.DEFERRED, words, due_at=now + backoff(row.attempts))
 
 
 def variables_of(row: Disposition) -> dict[str, object]:
@@ -178,9 +177,7 @@ def _write(row: Disposition) -> bytes:
             headers={"X-Herald-Disposition": row.code},
         )
     )
-    if mailbox.dkim_domain and mailbox.dkim_selector and mailbox.dkim_private_key_encrypted:
-        signer = DkimSigner(mailbox.dkim_domain, mailbox.dkim_selector, mailbox.dkim_private_key)
-        raw = bytes(signer.sign(raw, int(now.timestamp())))
+    raw = sign_for(mailbox, raw, now)
     Disposition.objects.filter(pk=row.pk).update(
         raw=raw, message_id=message_id, subject=rendered.subject[:500]
     )

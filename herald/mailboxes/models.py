@@ -363,6 +363,11 @@ class Mailbox(models.Model):
         return self.secret("dkim_private_key")
 
     @property
+    def signs_dkim(self) -> bool:
+        """Whether messages through this mailbox are DKIM-signed (domain, selector and key set)."""
+        return bool(self.dkim_domain and self.dkim_selector and self.dkim_private_key_encrypted)
+
+    @property
     def envelope_from(self) -> str:
         """The SMTP envelope sender (MAIL FROM) of messages other than campaign deliveries."""
         return self.return_path or self.from_address
