@@ -79,6 +79,7 @@ class User(AbstractBaseUser):
     REQUIRED_FIELDS: ClassVar[list[str]] = []
 
     class Meta:
+        verbose_name = _("user")
         ordering = ["email"]
 
     def __str__(self) -> str:
@@ -159,6 +160,7 @@ class ApiToken(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("API token")
         ordering = ["-created_at"]
 
     def __str__(self) -> str:

@@ -177,6 +177,7 @@ class Campaign(models.Model):
     )
 
     class Meta:
+        verbose_name = _("campaign")
         ordering = ["-created_at"]
 
     def __str__(self) -> str:

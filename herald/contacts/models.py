@@ -61,6 +61,7 @@ class Contact(models.Model):
     erased_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("contact")
         # Prefix-search indexes (names, external id) are created per database vendor in
         # migration 0002, since PostgreSQL needs a pattern operator class for LIKE 'x%'.
         constraints = [
@@ -160,6 +161,9 @@ class ContactPerson(models.Model):
     role = models.CharField(_("role"), max_length=100, blank=True)
     email = models.CharField(_("email"), max_length=320, blank=True)
 
+    class Meta:
+        verbose_name = _("contact person")
+
     def __str__(self) -> str:
         return self.name
 
@@ -175,6 +179,7 @@ class ContactList(models.Model):
     created_at = models.DateTimeField(default=now)
 
     class Meta:
+        verbose_name = _("contact list")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -263,6 +268,7 @@ class Suppression(models.Model):
     )
 
     class Meta:
+        verbose_name = _("suppression entry")
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
@@ -297,6 +303,9 @@ class ImportMapping(models.Model):
     name = models.CharField(_("name"), max_length=100, unique=True)
     columns = models.JSONField(default=dict)  # header -> target (see herald.contacts.importing)
     created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        verbose_name = _("saved column mapping")
 
     def __str__(self) -> str:
         return self.name

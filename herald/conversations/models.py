@@ -353,6 +353,7 @@ class WrapUpReason(models.Model):
     disposition_code = models.CharField(_("disposition code"), max_length=64, blank=True)
 
     class Meta:
+        verbose_name = _("wrap-up reason")
         ordering = ["name"]
         constraints = [
             models.UniqueConstraint(fields=["mailbox", "name"], name="wrapup_reason_once")

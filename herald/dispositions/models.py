@@ -33,6 +33,7 @@ class DispositionRule(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = _("disposition rule")
         ordering = ["code"]
 
     def __str__(self) -> str:

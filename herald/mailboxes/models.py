@@ -288,6 +288,7 @@ class Mailbox(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = _("mailbox")
         ordering = ["name"]
         verbose_name_plural = _("mailboxes")
 

@@ -25,6 +25,7 @@ class Signature(models.Model):
     html = models.TextField(_("HTML"), help_text=_("May use variables, e.g. ${company_phone}."))
 
     class Meta:
+        verbose_name = _("signature")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -84,6 +85,7 @@ class Template(models.Model):
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = _("template")
         ordering = ["name"]
 
     def __str__(self) -> str:

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse
@@ -153,15 +153,6 @@ def attachment_remove(request: HttpRequest, attachment_id: int) -> HttpResponse:
     return redirect("messaging:edit", template_id)
 
 
-def _field_label(name: str) -> str:
-    """What the template's page calls a versioned field ("subject"), in the page's language."""
-    try:
-        field = Template._meta.get_field(name)
-    except FieldDoesNotExist:
-        return name
-    return str(getattr(field, "verbose_name", name))
-
-
 @role_required(Role.MANAGER)
 def versions(request: HttpRequest, template_id: int) -> HttpResponse:
     template = get_object_or_404(Template, pk=template_id)
@@ -170,7 +161,7 @@ def versions(request: HttpRequest, template_id: int) -> HttpResponse:
     for newer, older in zip(rows, [*rows[1:], None], strict=True):
         before = older.source if older else {}
         changes = actions._changes(before, newer.source, older.number if older else 0, newer.number)
-        shown.append((newer, [(field, _field_label(field), c) for field, c in changes.items()]))
+        shown.append((newer, changes))
     return render(request, "messaging/versions.html", {"template": template, "versions": shown})
 
 

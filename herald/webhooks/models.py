@@ -29,12 +29,13 @@ class Endpoint(models.Model):
     # After a rotation the previous secret signs too, until then (receivers switch over).
     previous_secret_encrypted = models.TextField(blank=True, editable=False)
     previous_secret_until = models.DateTimeField(null=True, blank=True)
-    active = models.BooleanField(default=True)
+    active = models.BooleanField(_("on"), default=True)
     disabled_reason = models.CharField(max_length=300, blank=True)
     failing_since = models.DateTimeField(null=True, blank=True)  # first failure since a success
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = _("webhook endpoint")
         ordering = ["id"]
 
     def __str__(self) -> str:
@@ -117,6 +118,9 @@ class Feed(models.Model):
 
     enabled = models.BooleanField(default=False)
     keep_days = models.PositiveIntegerField(default=30)
+
+    class Meta:
+        verbose_name = _("event feed")
 
     def __str__(self) -> str:
         return "on" if self.enabled else "off"

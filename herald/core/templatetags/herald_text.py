@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from django import template
+from django.apps import apps
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models import Model
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -60,3 +65,30 @@ def label_of(value: str, choices: str) -> str:
     if kind is None or value not in kind.values:
         return value
     return str(kind(value).label)
+
+
+@register.filter
+def field_label(name: str, model_name: str) -> str:
+    """What a page calls the field ``name`` of the model named ``model_name`` (an audit event's
+    object type, e.g. "template"): its verbose name in the page's language, else the name."""
+    model = _models().get(model_name)
+    if model is None:
+        return name
+    try:
+        field = model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return name
+    return str(getattr(field, "verbose_name", name))
+
+
+@register.filter
+def model_label(model_name: str) -> str:
+    """What a page calls a kind of object (an audit event's object type): the model's verbose
+    name in the page's language, else the name as recorded."""
+    model = _models().get(model_name)
+    return str(model._meta.verbose_name) if model is not None else model_name
+
+
+@cache
+def _models() -> dict[str, type[Model]]:
+    return {m._meta.model_name or "": m for m in apps.get_models()}
